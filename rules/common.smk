@@ -1,0 +1,113 @@
+# Config -> study plan, wildcard constraints and input functions. Logic is in src/maft/plan.py.
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from maft import plan  # noqa: E402
+
+plan.check(config)
+
+RES = f"results/{config['run']}"
+LOGS = f"logs/{config['run']}"
+BENCH = f"benchmarks/{config['run']}"
+CELL = "{model}/{dataset}/{method}/iter{iter}"  # one method's agents after `iter` finetunings
+ENV = "../envs/maft-cpu.yaml"
+
+
+wildcard_constraints:
+    model="|".join(config["models"]),
+    dataset="|".join(config["datasets"]),
+    method="|".join(sorted(set(config["methods"]) | set(plan.owners(config)))),
+    iter=r"\d+",
+    split="train|test",
+    role="generator|critic",
+    agent=r"\d+",
+
+
+def model_def(w):
+    return config["model_definitions"][w.model]
+
+
+def is_toy(w):
+    return model_def(w)["source"] == "toy"
+
+
+def base_model_input(w):
+    """The toy's directory when the pipeline builds the base model; nothing for hub/local models."""
+    return [f"{RES}/base/{w.model}"] if is_toy(w) else []
+
+
+def base_model_path(w):
+    return f"{RES}/base/{w.model}" if is_toy(w) else model_def(w)["source"]
+
+
+def toy_held_out(w):
+    """The toy never sees the study's arithmetic problems during pretraining."""
+    names = [d for d in config["datasets"] if config["dataset_definitions"][d]["kind"] == "arithmetic"]
+    return [f"{RES}/data/{d}/{s}.parquet" for d in names for s in ("train", "test")]
+
+
+def prefix(w):
+    return f"{RES}/{w.model}/{w.dataset}"
+
+
+def seats(w):
+    """(generators, critics): per agent an adapter directory or 'base'."""
+    gens, crits = plan.agent_dirs(config, w.method, prefix(w), int(w.iter))
+    return [g or "base" for g in gens], [c or "base" for c in crits]
+
+
+def agent_inputs(w):
+    gens, crits = seats(w)
+    return sorted({d for d in gens + crits if d != "base"})
+
+
+def job_params(wc, **extra):
+    """The parameters a job depends on, as JSON: a change reruns exactly the jobs it affects."""
+    out = {"seed": config["seed"], "answer": config["dataset_definitions"][wc.dataset].get("answer", "integer")}
+    out.update(extra)
+    return json.dumps(out, sort_keys=True)
+
+
+def debate_params(w):
+    m = plan.method(config, w.method)
+    return job_params(
+        w, iteration=int(w.iter), split=w.split, model=model_def(w), sampling=config["sampling"],
+        generation=config["generation"], debate={"max_others": config["debate"]["max_others"]},
+        method={"rounds": m.rounds, "summary": m.summary})
+
+
+def selection_params(w):
+    m = plan.method(config, w.method)
+    return job_params(w, roles=m.roles, tie_break=config["debate"]["tie_break"], **config["selection"])
+
+
+def finetune_params(w):
+    return job_params(w, model=model_def(w), finetune=config["finetune"], role=w.role, agent=int(w.agent))
+
+
+def previous_agent(w):
+    """Agent n's weights after iteration i-1: where iteration i's finetune starts (PyPSA-style recurrence)."""
+    i = int(w.iter)
+    if i <= 1 or config["finetune"]["restart_from_base"]:
+        return []
+    return [f"{prefix(w)}/{w.method}/iter{i - 1}/agents/{w.role}-{w.agent}"]
+
+
+def score_params(w):
+    return job_params(w, tie_break=config["debate"]["tie_break"])
+
+
+def all_scores():
+    return [
+        f"{RES}/{mo}/{d}/{me}/iter{i}/scores.json"
+        for mo in config["models"]
+        for d in config["datasets"]
+        for me in config["methods"]
+        for i in plan.iterations(config, me)
+    ]
+
+
+def report_files():
+    return [f"{RES}/report/{name}" for name in ("scores.csv", "scores.md", "accuracy.png")]

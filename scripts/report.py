@@ -1,0 +1,20 @@
+"""Write the study's tables (CSV, Markdown) and accuracy plot from its scores.json files."""
+
+import argparse
+
+from maft.artifacts import atomic_path
+from maft.report import collect, markdown, plot_accuracy
+
+p = argparse.ArgumentParser(description=__doc__)
+p.add_argument("--scores", nargs="+", required=True)
+p.add_argument("--csv", required=True)
+p.add_argument("--md", required=True)
+p.add_argument("--plot", required=True)
+args = p.parse_args()
+df = collect(args.scores)
+with atomic_path(args.csv) as tmp:
+    df.to_csv(tmp, index=False)
+with atomic_path(args.md) as tmp:
+    tmp.write_text("# Accuracy by method and iteration\n\n" + markdown(df))
+with atomic_path(args.plot) as tmp:
+    plot_accuracy(df, str(tmp))

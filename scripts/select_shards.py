@@ -1,0 +1,23 @@
+"""Build every agent's finetuning shard of one iteration from the previous iteration's train debate."""
+
+from pathlib import Path
+
+from maft import cli
+from maft.artifacts import provenance, read_parquet, write_parquet
+from maft.debate import TRANSCRIPT_COLUMNS
+from maft.selection import SelectionSpec, per_agent_shards
+
+p = cli.parser(__doc__)
+p.add_argument("--transcript", required=True)
+p.add_argument("--outputs", nargs="+", required=True, help="shard paths .../{role}-{agent}.parquet")
+args = p.parse_args()
+cli.setup(args)
+P = args.params
+transcript = read_parquet(args.transcript, TRANSCRIPT_COLUMNS, "transcript")
+spec = SelectionSpec(kind=P["answer"], tie_break=P["tie_break"], critic_mix=P["critic_mix"], w=P["w"],
+                     seed=P["seed"])
+shards = per_agent_shards(transcript, spec, critics="critic" in P["roles"])
+for path in args.outputs:
+    role, agent = Path(path).stem.rsplit("-", 1)
+    df = shards[(role, int(agent))]
+    write_parquet(df, path, provenance(P, examples=len(df), kinds=df["kind"].value_counts().to_dict()))

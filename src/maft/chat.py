@@ -1,0 +1,39 @@
+"""Chat templating shared by training and inference: the model's own template, always.
+
+`assistant_mask` finds the assistant turns by rendering growing prefixes of the conversation, so
+it works for any template that renders a conversation as the concatenation of its turns (ChatML,
+Llama-3, Mistral, Phi-3) without `{% generation %}` markers in the template.
+"""
+
+from __future__ import annotations
+
+
+def render_ids(tokenizer, messages: list[dict], add_generation_prompt: bool) -> list[int]:
+    out = tokenizer.apply_chat_template(
+        messages, tokenize=True, add_generation_prompt=add_generation_prompt, return_dict=True
+    )
+    return list(out["input_ids"])
+
+
+def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
+    """Token ids of the prompt that asks the model for the next assistant turn."""
+    return render_ids(tokenizer, messages, add_generation_prompt=True)
+
+
+def assistant_mask(tokenizer, messages: list[dict]) -> tuple[list[int], list[int]]:
+    """(input_ids, mask) where mask is 1 exactly on the tokens of assistant turns (and their end token)."""
+    ids = render_ids(tokenizer, messages, add_generation_prompt=False)
+    mask = [0] * len(ids)
+    for k, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        start = len(render_ids(tokenizer, messages[:k], add_generation_prompt=True))
+        upto = render_ids(tokenizer, messages[: k + 1], add_generation_prompt=False)
+        if ids[: len(upto)] != upto:
+            raise ValueError(
+                "the chat template does not render this conversation as a concatenation of its turns; "
+                "cannot locate assistant turn %d for loss masking" % k
+            )
+        for i in range(start, len(upto)):
+            mask[i] = 1
+    return ids, mask

@@ -1,0 +1,180 @@
+"""Generation backends behind one interface: `Backend.generate(requests) -> list[str]`.
+
+`TransformersBackend` (CPU or GPU) keeps one base model in memory and every agent as a LoRA adapter
+on it; one batch mixes agents through PEFT's `adapter_names` (one name per row, "__base__" for the
+base model). Sampling is done here, with one RNG per request, so a response depends on its own seed
+and not on which other requests shared its batch. The vLLM backend lives in `maft.vllm_backend`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from maft.chat import prompt_ids
+
+log = logging.getLogger(__name__)
+BASE = "__base__"  # PEFT's name for "no adapter" in a mixed batch
+
+
+@dataclass(frozen=True)
+class Request:
+    messages: list[dict]
+    seed: int
+    adapter: str | None = None  # a name given to `adapters=` when the backend was built; None = base
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 1.0
+    top_p: float = 0.9
+    max_new_tokens: int = 96
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> torch.dtype:
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+
+
+def load_tokenizer(path: str, trust_remote_code: bool = False, chat_template: str | None = None):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    tok.padding_side = "left"
+    if chat_template:
+        tok.chat_template = chat_template
+    if tok.chat_template is None:
+        raise ValueError(
+            f"model {path!r} has no chat template; set model_definitions.<model>.chat_template in the config"
+        )
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def check_model_dir(path: str) -> None:
+    """A local model directory must hold weights and a tokenizer; say which is missing."""
+    p = Path(path)
+    if not p.is_dir():
+        return  # a hub id: transformers reports unknown ids itself
+    if not (list(p.glob("*.safetensors")) or list(p.glob("*.bin")) or (p / "adapter_config.json").exists()):
+        raise FileNotFoundError(f"model directory {path} has no weights (*.safetensors or *.bin)")
+    if not ((p / "tokenizer.json").exists() or (p / "tokenizer_config.json").exists()):
+        raise FileNotFoundError(f"model directory {path} has no tokenizer (tokenizer.json)")
+
+
+def load_base_model(path: str, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False):
+    from transformers import AutoModelForCausalLM
+
+    check_model_dir(path)
+    device = resolve_device(device)
+    model = AutoModelForCausalLM.from_pretrained(
+        path, dtype=resolve_dtype(dtype, device), trust_remote_code=trust_remote_code
+    )
+    return model.to(device).eval()
+
+
+def top_p_sample(logits: torch.Tensor, temperature: float, top_p: float, gens: list[torch.Generator]) -> torch.Tensor:
+    """Nucleus sampling with one generator per row (inverse-CDF on the kept, renormalised mass)."""
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    sorted_p, order = probs.sort(dim=-1, descending=True)
+    keep = (sorted_p.cumsum(-1) - sorted_p) < top_p  # the first token is always kept
+    sorted_p = sorted_p * keep
+    cdf = sorted_p.cumsum(-1)
+    u = torch.stack([torch.rand((), generator=g) for g in gens]).to(cdf.device) * cdf[:, -1]
+    pick = torch.searchsorted(cdf, u[:, None]).clamp(max=cdf.shape[-1] - 1)
+    return order.gather(-1, pick).squeeze(-1)
+
+
+@torch.no_grad()
+def sample_batch(model, prompts: list[list[int]], seeds: list[int], sampling: Sampling, eos_ids: list[int],
+                 pad_id: int, adapter_names: list[str] | None = None) -> list[list[int]]:
+    """Sample continuations of left-padded prompts with a KV cache; returns new token ids per row."""
+    device = next(model.parameters()).device
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    attn = torch.zeros((len(prompts), width), dtype=torch.long)
+    for i, p in enumerate(prompts):
+        ids[i, width - len(p):] = torch.tensor(p)
+        attn[i, width - len(p):] = 1
+    ids, attn = ids.to(device), attn.to(device)
+    pos = (attn.cumsum(-1) - 1).clamp(min=0)
+    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    extra = {"adapter_names": adapter_names} if adapter_names is not None else {}
+    eos = torch.tensor(eos_ids, device=device)
+    out = model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True, **extra)
+    done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
+    new: list[torch.Tensor] = []
+    for _ in range(sampling.max_new_tokens):
+        nxt = top_p_sample(out.logits[:, -1, :], sampling.temperature, sampling.top_p, gens)
+        nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
+        new.append(nxt)
+        done |= torch.isin(nxt, eos)
+        if bool(done.all()):
+            break
+        attn = torch.cat([attn, torch.ones_like(attn[:, :1])], dim=1)
+        pos = pos[:, -1:] + 1
+        out = model(input_ids=nxt[:, None], attention_mask=attn, position_ids=pos,
+                    past_key_values=out.past_key_values, use_cache=True, **extra)
+    rows = torch.stack(new, dim=1).tolist() if new else [[] for _ in prompts]
+    result = []
+    for row in rows:
+        cut = next((i for i, t in enumerate(row) if t in eos_ids), len(row))
+        result.append(row[:cut])
+    return result
+
+
+class TransformersBackend:
+    """One shared base model plus named LoRA adapters; batches mix adapters row by row."""
+
+    def __init__(self, base: str, adapters: dict[str, str] | None = None, sampling: Sampling = Sampling(),
+                 batch_size: int = 128, device: str = "auto", dtype: str = "auto",
+                 trust_remote_code: bool = False, chat_template: str | None = None):
+        self.tokenizer = load_tokenizer(base, trust_remote_code, chat_template)
+        model = load_base_model(base, device, dtype, trust_remote_code)
+        self.adapters = dict(adapters or {})
+        if self.adapters:
+            from peft import PeftModel
+
+            names = list(self.adapters)
+            for name in names:
+                check_model_dir(self.adapters[name])
+            model = PeftModel.from_pretrained(model, self.adapters[names[0]], adapter_name=names[0])
+            for name in names[1:]:
+                model.load_adapter(self.adapters[name], adapter_name=name)
+            model.eval()
+        self.model = model
+        self.sampling = sampling
+        self.batch_size = batch_size
+        eos = self.tokenizer.eos_token_id
+        gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+        self.eos_ids = sorted({eos, *(gen_eos if isinstance(gen_eos, list) else [gen_eos])} - {None})
+
+    def generate(self, requests: list[Request], desc: str = "generate") -> list[str]:
+        for r in requests:
+            if r.adapter is not None and r.adapter not in self.adapters:
+                raise KeyError(f"request names adapter {r.adapter!r}, which was not loaded")
+        encoded = [prompt_ids(self.tokenizer, r.messages) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: len(encoded[i]))  # similar lengths share a batch
+        texts: list[str | None] = [None] * len(requests)
+        for start in tqdm(range(0, len(order), self.batch_size), desc=desc, mininterval=5):
+            idx = order[start:start + self.batch_size]
+            names = [requests[i].adapter or BASE for i in idx] if self.adapters else None
+            out = sample_batch(self.model, [encoded[i] for i in idx], [requests[i].seed for i in idx],
+                               self.sampling, self.eos_ids, self.tokenizer.pad_token_id, names)
+            for i, toks in zip(idx, out):
+                texts[i] = self.tokenizer.decode(toks, skip_special_tokens=True)
+        return texts  # type: ignore[return-value]

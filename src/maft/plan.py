@@ -1,0 +1,100 @@
+"""The study plan: config -> methods, iterations and artifact paths. Imported by rules/common.smk.
+
+Paths follow ../shared/DESIGN.md:
+  results/{run}/data/{dataset}/{split}.parquet
+  results/{run}/base/{model}/                                   (toy only)
+  results/{run}/{model}/{dataset}/{method}/iter{i}/debate-{split}.parquet
+  results/{run}/{model}/{dataset}/{method}/iter{i}/shards/{role}-{agent}.parquet   (i >= 1)
+  results/{run}/{model}/{dataset}/{method}/iter{i}/agents/{role}-{agent}/          (i >= 1)
+  results/{run}/{model}/{dataset}/{method}/iter{i}/scores.json
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ConfigError(ValueError):
+    """A config that validates against the schema but does not make a study; names the key."""
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    train: str  # none | per_agent | pooled
+    agents: int
+    rounds: int
+    summary: bool
+    critics: bool
+    owner: str  # the method whose training produced the agents this one evaluates
+
+    @property
+    def roles(self) -> list[str]:
+        return ["generator", "critic"] if self.critics and self.rounds > 1 else ["generator"]
+
+
+def method(config: dict, name: str) -> Method:
+    defs = config["method_definitions"]
+    if name not in defs:
+        raise ConfigError(f"methods: {name!r} has no entry in method_definitions (known: {sorted(defs)})")
+    d = defs[name]
+    owner = d.get("uses") or name
+    if owner not in defs:
+        raise ConfigError(f"method_definitions.{name}.uses: {owner!r} is not a defined method")
+    if owner != name and defs[owner].get("uses"):
+        raise ConfigError(f"method_definitions.{name}.uses: {owner!r} itself uses another method")
+    train = defs[owner]["train"] if owner != name else d["train"]
+    if train == "pooled":
+        raise ConfigError(f"method_definitions.{name}: train 'pooled' is not available in this version")
+    agents = d.get("agents") or config["debate"]["agents"]
+    rounds = d.get("rounds") or config["debate"]["rounds"]
+    return Method(name, train, agents, rounds, d.get("summary", True), d.get("critics", True), owner)
+
+
+def check(config: dict) -> None:
+    """Cross-key checks the JSON schema cannot express; each error names the key at fault."""
+    for key, defs in (("models", "model_definitions"), ("datasets", "dataset_definitions")):
+        for name in config[key]:
+            if name not in config[defs]:
+                raise ConfigError(f"{key}: {name!r} has no entry in {defs} (known: {sorted(config[defs])})")
+    for name in config["methods"]:
+        method(config, name)
+    if any(config["model_definitions"][m]["source"] == "toy" for m in config["models"]) and "toy" not in config:
+        raise ConfigError("toy: a model has source 'toy' but the config has no 'toy' block")
+
+
+def trains(config: dict, name: str) -> bool:
+    return method(config, name).train != "none"
+
+
+def iterations(config: dict, name: str) -> list[int]:
+    """Iterations evaluated for a method: 0..L when it (or the method it uses) trains, else only 0."""
+    return list(range(config["iterations"] + 1)) if trains(config, name) else [0]
+
+
+def owners(config: dict) -> list[str]:
+    """Methods whose training must run (each once, however many methods evaluate its agents)."""
+    out = []
+    for name in config["methods"]:
+        m = method(config, name)
+        if m.train != "none" and m.owner not in out:
+            out.append(m.owner)
+    return out
+
+
+def agent_dirs(config: dict, name: str, prefix: str, iteration: int) -> tuple[list[str | None], list[str | None]]:
+    """Generator and critic weights of each agent of `name` at `iteration` (None = base model).
+
+    prefix: results/{run}/{model}/{dataset}
+    """
+    m = method(config, name)
+    if m.train == "none" or iteration == 0:
+        return [None] * m.agents, [None] * m.agents
+    owner = method(config, m.owner)
+    root = f"{prefix}/{m.owner}/iter{iteration}/agents"
+    gens = [f"{root}/generator-{n % owner.agents}" for n in range(m.agents)]
+    if owner.critics and owner.rounds > 1:
+        crits = [f"{root}/critic-{n % owner.agents}" for n in range(m.agents)]
+    else:
+        crits = list(gens)  # w/o critic: the finetuned generators answer every round
+    return gens, crits

@@ -1,0 +1,64 @@
+"""Collect scores.json files into tables and plots."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+
+_CELL = re.compile(r"(?P<model>[^/]+)/(?P<dataset>[^/]+)/(?P<method>[^/]+)/iter(?P<iter>\d+)/scores\.json$")
+
+
+def collect(score_files: list[str]) -> pd.DataFrame:
+    rows = []
+    for f in score_files:
+        m = _CELL.search(str(f))
+        if not m:
+            raise ValueError(f"{f}: not a results/<run>/<model>/<dataset>/<method>/iter<i>/scores.json path")
+        s = json.loads(Path(f).read_text())
+        rounds = s.get("rounds", {})
+        rows.append({
+            "model": m["model"], "dataset": m["dataset"], "method": m["method"], "iteration": int(m["iter"]),
+            "n": s["n"], "correct": s["correct"], "accuracy": s["accuracy"], "stderr": s["stderr"],
+            "unparsed": s["unparsed"], "accuracy_drop_unparsed": s["drop_unparsed"]["accuracy"],
+            "consensus": s.get("consensus"),
+            "round0_agent_accuracy": rounds.get("0", {}).get("mean_agent_accuracy"),
+            "final_agent_accuracy": rounds.get(str(max(map(int, rounds))) if rounds else "0", {}).get(
+                "mean_agent_accuracy"),
+            "config_digest": s.get("provenance", {}).get("config_digest"),
+        })
+    return pd.DataFrame(rows).sort_values(["model", "dataset", "method", "iteration"]).reset_index(drop=True)
+
+
+def markdown(df: pd.DataFrame) -> str:
+    lines = ["| model | dataset | method | iter | accuracy (%) | n | unparsed | round-0 agents (%) | final agents (%) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in df.itertuples():
+        lines.append(
+            f"| {r.model} | {r.dataset} | {r.method} | {r.iteration} | {100 * r.accuracy:.1f} ± {100 * r.stderr:.1f}"
+            f" | {r.n} | {r.unparsed} | {100 * r.round0_agent_accuracy:.1f} | {100 * r.final_agent_accuracy:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_accuracy(df: pd.DataFrame, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = list(df.groupby(["model", "dataset"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    for ax, ((model, dataset), g) in zip(axes[0], panels):
+        for method, h in g.groupby("method"):
+            ax.errorbar(h["iteration"], 100 * h["accuracy"], yerr=100 * h["stderr"], marker="o", capsize=3,
+                        label=method)
+        ax.set_title(f"{model} / {dataset}")
+        ax.set_xlabel("finetuning iteration")
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)

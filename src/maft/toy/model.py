@@ -1,0 +1,151 @@
+"""Build and pretrain the toy base model, then save it like any hub model (save_pretrained).
+
+Small Llama (nanoGPT-sized loop), a byte-level BPE tokenizer trained here with digits split one by
+one, and a ChatML-style chat template. Everything later loads it with AutoModel/AutoTokenizer.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from maft.chat import assistant_mask
+from maft.toy import teacher
+
+log = logging.getLogger(__name__)
+
+SPECIAL = ["<|pad|>", "<|im_start|>", "<|im_end|>"]
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['role'] == 'assistant' %}{% generation %}{{ m['content'] }}<|im_end|>{% endgeneration %}"
+    "{% else %}{{ m['content'] }}<|im_end|>{% endif %}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+KINDS = ("solve", "critic", "critic_concat", "summarize", "drill")
+
+
+def build_tokenizer(texts: list[str], vocab_size: int):
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    # Digits are split one per token; other text may merge across spaces, so the fixed phrases of
+    # the paper's prompt templates become a few tokens and the toy's contexts stay short. Newlines
+    # stay single tokens: no merge may cross the boundary between a chat header and its content,
+    # or inference prompts would tokenize differently from training conversations.
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Split(Regex("\n"), "isolated"),
+         pre_tokenizers.Digits(individual_digits=True),
+         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]
+    )
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False, max_token_length=48,
+    )
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|pad|>", padding_side="left",
+        chat_template=CHAT_TEMPLATE, model_max_length=1024,
+    )
+
+
+def sample_conversation(kind: str, rng, cfg: dict, exclude, n_others: int = 2) -> list[dict]:
+    return teacher.chat_example(kind, rng, cfg["noise"], cfg["critic_noise"], exclude, n_others)
+
+
+def make_batch(kind: str, rng, tokenizer, cfg: dict, exclude) -> dict[str, torch.Tensor]:
+    """A right-padded batch of one kind (kinds have similar lengths, so padding stays small)."""
+    rows: list[tuple[list[int], list[int]]] = []
+    # One number of other agents per batch: debates of 2..5 agents, with little padding.
+    n_others = int(rng.choice([1, 2, 2, 2, 2, 3, 4]))
+    for _ in range(cfg["batch_size"]):
+        if kind == "drill":
+            ids = tokenizer(teacher.drill_text(rng, 16), add_special_tokens=False)["input_ids"]
+            rows.append((ids, [1] * len(ids)))
+        else:
+            rows.append(assistant_mask(tokenizer, sample_conversation(kind, rng, cfg, exclude, n_others)))
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), width), tokenizer.pad_token_id)
+    labels = torch.full((len(rows), width), -100)
+    attn = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, (ids, mask) in enumerate(rows):
+        n = len(ids)
+        input_ids[i, :n] = torch.tensor(ids)
+        attn[i, :n] = 1
+        labels[i, :n] = torch.where(torch.tensor(mask) == 1, torch.tensor(ids), torch.tensor(-100))
+    return {"input_ids": input_ids, "attention_mask": attn, "labels": labels}
+
+
+def build_model(tokenizer, cfg: dict):
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=cfg["hidden_size"], intermediate_size=cfg["hidden_size"] * 4,
+        num_hidden_layers=cfg["layers"], num_attention_heads=cfg["heads"], num_key_value_heads=cfg["heads"],
+        max_position_embeddings=1024, tie_word_embeddings=True, rope_theta=10000.0,
+        bos_token_id=None, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=True,
+        temperature=1.0, top_p=0.9, max_new_tokens=96,
+    )
+    return model
+
+
+def pretrain(out_dir: str | Path, cfg: dict, exclude: set[tuple[int, ...]] = frozenset()) -> dict:
+    """Pretrain the toy per `cfg` (the config's `toy:` block) and save it to out_dir."""
+    t0 = time.time()
+    torch.manual_seed(cfg["seed"])
+    rng = np.random.default_rng(cfg["seed"])
+    corpus = []
+    for kind in KINDS[:-1]:
+        for _ in range(200):
+            corpus.append("\n".join(m["content"] for m in sample_conversation(kind, rng, cfg, exclude)))
+    corpus += [teacher.drill_text(rng, 16) for _ in range(50)]
+    tokenizer = build_tokenizer(corpus, cfg["vocab_size"])
+    model = build_model(tokenizer, cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("toy model: %.2fM parameters, vocab %d", n_params / 1e6, len(tokenizer))
+
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], betas=(0.9, 0.95), weight_decay=0.1)
+    steps, warmup = cfg["steps"], max(1, cfg["steps"] // 20)
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    kinds = list(cfg["mix"].keys())
+    probs = np.array([cfg["mix"][k] for k in kinds], dtype=float)
+    probs /= probs.sum()
+    model.train()
+    losses = []
+    bar = tqdm(range(steps), desc="pretrain toy", mininterval=5)
+    for step in bar:
+        kind = kinds[int(rng.choice(len(kinds), p=probs))]
+        batch = make_batch(kind, rng, tokenizer, cfg, exclude)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["bf16"]):
+            loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(loss.detach().item())
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+    model.eval()
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return {"parameters": n_params, "steps": steps, "final_loss": float(np.mean(losses[-50:])),
+            "seconds": time.time() - t0}

@@ -1,0 +1,100 @@
+"""End to end: the tiny study on the embedded toy model, on CPU, through Snakemake."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import TINY, job_counts, snakemake
+from maft.answers import extract_answer
+from maft.artifacts import read_meta
+from maft.debate import TRANSCRIPT_COLUMNS
+from maft.selection import SHARD_COLUMNS, SelectionSpec, per_agent_shards
+
+pytestmark = pytest.mark.slow
+CELL = "results/tiny/toy/arithmetic/maft"
+N, M, L, P = 3, 2, 2, 24
+
+
+def test_every_artifact_is_made(tiny_run):
+    wd, _ = tiny_run
+    for i in range(L + 1):
+        assert (wd / CELL / f"iter{i}/debate-test.parquet").exists()
+        assert (wd / CELL / f"iter{i}/scores.json").exists()
+    for i in range(1, L + 1):
+        for role in ("generator", "critic"):
+            for n in range(N):
+                assert (wd / CELL / f"iter{i}/shards/{role}-{n}.parquet").exists()
+                agent = wd / CELL / f"iter{i}/agents/{role}-{n}"
+                assert (agent / "adapter_config.json").exists() and (agent / "adapter_model.safetensors").exists()
+    for name in ("scores.csv", "scores.md", "accuracy.png"):
+        assert (wd / "results/tiny/report" / name).stat().st_size > 0
+    assert not list(wd.rglob(".*.tmp-*")), "temporary files left behind"
+
+
+def test_transcripts_follow_the_schema_and_the_debate(tiny_run):
+    wd, _ = tiny_run
+    df = pd.read_parquet(wd / CELL / "iter1/debate-test.parquet")
+    assert list(df.columns) == TRANSCRIPT_COLUMNS
+    assert len(df) == P * N * M
+    assert set(df["round"]) == {0, 1} and set(df["agent"]) == set(range(N))
+    assert (df[df["round"] == 0]["role"] == "generator").all() and (df[df["round"] == 1]["role"] == "critic").all()
+    # iter1's agents are the adapters of iteration 1, per agent and role
+    for row in df.itertuples():
+        role = "generator" if row.round == 0 else "critic"
+        assert row.model.endswith(f"iter1/agents/{role}-{row.agent}")
+    assert df[df["round"] == 0]["summary"].isna().all()
+    assert df[df["round"] == 1]["summary"].notna().all()
+    for row in df[df["round"] == 1].itertuples():
+        messages = json.loads(row.prompt)
+        assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+        assert row.summary in messages[-1]["content"]
+        own = df[(df.problem_id == row.problem_id) & (df.agent == row.agent) & (df["round"] == 0)].response.iloc[0]
+        assert messages[1]["content"] == own  # a critic continues its own conversation
+    for row in df.itertuples():
+        assert (row.answer if isinstance(row.answer, str) else None) == extract_answer(row.response)
+    meta = read_meta(wd / CELL / "iter1/debate-test.parquet")
+    assert meta["params"]["iteration"] == 1 and meta["config_digest"]
+
+
+def test_shards_are_the_selection_of_the_previous_train_debate(tiny_run):
+    wd, _ = tiny_run
+    transcript = pd.read_parquet(wd / CELL / "iter1/debate-train.parquet")
+    expected = per_agent_shards(transcript, SelectionSpec(seed=0))
+    for (role, n), want in expected.items():
+        got = pd.read_parquet(wd / CELL / f"iter2/shards/{role}-{n}.parquet")
+        assert list(got.columns) == SHARD_COLUMNS
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+
+
+def test_agents_continue_from_the_previous_iteration(tiny_run):
+    wd, _ = tiny_run
+    prov = json.loads((wd / CELL / "iter2/agents/generator-0/provenance.json").read_text())
+    assert prov["training"]["init"].endswith("iter1/agents/generator-0")
+    first = json.loads((wd / CELL / "iter1/agents/generator-0/provenance.json").read_text())
+    assert first["training"]["init"] == "base"
+
+
+def test_scores_are_consistent(tiny_run):
+    wd, _ = tiny_run
+    for i in range(L + 1):
+        s = json.loads((wd / CELL / f"iter{i}/scores.json").read_text())
+        assert s["n"] == P and 0 <= s["correct"] <= P
+        assert s["accuracy"] == pytest.approx(s["correct"] / P)
+        assert s["drop_unparsed"]["n"] == P - s["unparsed"]
+    table = pd.read_csv(wd / "results/tiny/report/scores.csv")
+    assert sorted(table["iteration"]) == list(range(L + 1))
+
+
+def test_second_invocation_has_nothing_to_do(tiny_run):
+    wd, _ = tiny_run
+    proc = snakemake("-n", "--configfile", TINY, cwd=wd)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_forcing_one_iteration_reruns_only_what_follows(tiny_run):
+    wd, _ = tiny_run
+    target = f"{CELL}/iter2/debate-test.parquet"
+    counts = job_counts(snakemake("-n", "--quiet", "rules", "--configfile", TINY, "-R", target, cwd=wd).stdout)
+    assert counts == {"debate": 1, "score": 1, "report": 1, "all": 1, "total": 4}

@@ -1,0 +1,197 @@
+"""The study plan (maft.plan) and the config schema (config/config.schema.yaml)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from maft import plan
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "config" / "config.yaml"
+SCHEMA = str(ROOT / "config" / "config.schema.yaml")
+PREFIX = "results/toy/toy/arithmetic"
+
+
+@pytest.fixture
+def config() -> dict:
+    with open(CONFIG) as f:
+        return yaml.safe_load(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# plan.method / plan.check
+# ---------------------------------------------------------------------------------------------
+
+
+def test_default_config_checks(config):
+    plan.check(config)  # no exception
+
+
+def test_unknown_method_raises_naming_it(config):
+    config["methods"] = ["maft", "maft_typo"]
+    with pytest.raises(plan.ConfigError, match="maft_typo"):
+        plan.check(config)
+    with pytest.raises(plan.ConfigError, match="maft_typo"):
+        plan.method(config, "maft_typo")
+
+
+def test_uses_unknown_method_raises(config):
+    config["method_definitions"]["eval_only"] = {"train": "none", "uses": "no_such_method"}
+    config["methods"] = ["eval_only"]
+    with pytest.raises(plan.ConfigError) as err:
+        plan.check(config)
+    assert "no_such_method" in str(err.value)
+    assert "eval_only" in str(err.value)
+
+
+def test_unknown_model_and_dataset_raise(config):
+    bad = copy.deepcopy(config)
+    bad["models"] = ["llama-9000"]
+    with pytest.raises(plan.ConfigError, match="llama-9000"):
+        plan.check(bad)
+    bad = copy.deepcopy(config)
+    bad["datasets"] = ["gsm"]
+    with pytest.raises(plan.ConfigError, match="gsm"):
+        plan.check(bad)
+
+
+def test_method_takes_debate_defaults(config):
+    config["debate"]["agents"] = 5
+    config["debate"]["rounds"] = 3
+    m = plan.method(config, "maft")
+    assert (m.agents, m.rounds, m.train, m.owner) == (5, 3, "per_agent", "maft")
+    assert m.roles == ["generator", "critic"]
+    base = plan.method(config, "base")
+    assert (base.agents, base.rounds) == (1, 1)
+    assert base.roles == ["generator"]
+    assert plan.method(config, "majority").rounds == 1
+    assert plan.method(config, "maft_nocritic").roles == ["generator"]
+
+
+def test_iterations(config):
+    L = config["iterations"]
+    assert plan.iterations(config, "debate") == [0]
+    assert plan.iterations(config, "base") == [0]
+    assert plan.iterations(config, "maft") == list(range(L + 1))
+    config["iterations"] = 5
+    assert plan.iterations(config, "maft") == [0, 1, 2, 3, 4, 5]
+    assert plan.iterations(config, "maft_nosummary") == [0, 1, 2, 3, 4, 5]
+    assert plan.iterations(config, "majority") == [0]
+
+
+def test_agent_dirs_maft(config):
+    n = config["debate"]["agents"]
+    gens, crits = plan.agent_dirs(config, "maft", PREFIX, 0)
+    assert gens == [None] * n and crits == [None] * n
+    gens, crits = plan.agent_dirs(config, "maft", PREFIX, 2)
+    assert gens == [f"{PREFIX}/maft/iter2/agents/generator-{i}" for i in range(n)]
+    assert crits == [f"{PREFIX}/maft/iter2/agents/critic-{i}" for i in range(n)]
+
+
+def test_agent_dirs_untrained_methods_use_base(config):
+    for name in ("debate", "majority", "base"):
+        gens, crits = plan.agent_dirs(config, name, PREFIX, 2)
+        m = plan.method(config, name)
+        assert gens == [None] * m.agents and crits == [None] * m.agents
+
+
+def test_agent_dirs_nocritic_uses_generators_in_every_round(config):
+    gens, crits = plan.agent_dirs(config, "maft_nocritic", PREFIX, 1)
+    n = config["debate"]["agents"]
+    assert gens == [f"{PREFIX}/maft_nocritic/iter1/agents/generator-{i}" for i in range(n)]
+    assert crits == gens
+
+
+def test_agent_dirs_uses_another_methods_agents(config):
+    config["method_definitions"]["maft_eval"] = {"train": "none", "uses": "maft", "summary": False}
+    config["methods"] = ["maft", "maft_eval"]
+    plan.check(config)
+    assert plan.iterations(config, "maft_eval") == list(range(config["iterations"] + 1))
+    gens, crits = plan.agent_dirs(config, "maft_eval", PREFIX, 3)
+    assert gens == [f"{PREFIX}/maft/iter3/agents/generator-{i}" for i in range(3)]
+    assert crits == [f"{PREFIX}/maft/iter3/agents/critic-{i}" for i in range(3)]
+    assert plan.owners(config) == ["maft"]  # trained once
+
+
+def test_uses_chain_raises(config):
+    config["method_definitions"]["a"] = {"train": "none", "uses": "maft"}
+    config["method_definitions"]["b"] = {"train": "none", "uses": "a"}
+    config["methods"] = ["b"]
+    with pytest.raises(plan.ConfigError, match="'a'"):
+        plan.check(config)
+
+
+# ---------------------------------------------------------------------------------------------
+# schema validation (snakemake.utils.validate, as the Snakefile does)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_default_config_validates(config):
+    validate(config, SCHEMA)
+
+
+def test_tiny_test_config_validates_after_merge(config):
+    with open(ROOT / "tests" / "configs" / "tiny.yaml") as f:
+        tiny = yaml.safe_load(f)
+    merged = copy.deepcopy(config)
+    for k, v in tiny.items():
+        if isinstance(v, dict) and isinstance(merged.get(k), dict):
+            merged[k] = {**merged[k], **v}
+        else:
+            merged[k] = v
+    validate(merged, SCHEMA)
+
+
+def _invalid(config, edit) -> str:
+    bad = copy.deepcopy(config)
+    edit(bad)
+    with pytest.raises(Exception) as err:
+        validate(bad, SCHEMA)
+    return str(err.value)
+
+
+def test_schema_unknown_key(config):
+    def edit(c):
+        c["debate"]["agent"] = c["debate"].pop("agents")
+    msg = _invalid(config, edit)
+    assert "'agent'" in msg
+    assert "Additional properties" in msg or "unexpected" in msg
+
+
+def test_schema_unknown_top_level_key(config):
+    msg = _invalid(config, lambda c: c.update(iteration=3))
+    assert "'iteration'" in msg
+
+
+def test_schema_wrong_type(config):
+    msg = _invalid(config, lambda c: c.update(iterations="three"))
+    assert "'three'" in msg
+    assert "iterations" in msg
+
+
+def test_schema_zero_agents(config):
+    msg = _invalid(config, lambda c: c["debate"].update(agents=0))
+    assert "['debate']['agents']" in msg
+    assert "minimum" in msg
+
+
+def test_schema_zero_rounds(config):
+    msg = _invalid(config, lambda c: c["debate"].update(rounds=0))
+    assert "['debate']['rounds']" in msg
+    assert "minimum" in msg
+
+
+def test_schema_w_above_one(config):
+    msg = _invalid(config, lambda c: c["selection"].update(w=1.5))
+    assert "1.5" in msg
+    assert "['selection']['w']" in msg
+
+
+def test_schema_unknown_tie_break(config):
+    msg = _invalid(config, lambda c: c["debate"].update(tie_break="coin"))
+    assert "'coin'" in msg

@@ -1,0 +1,76 @@
+"""Workflow-level tests that need no model: lint, config validation, dry-run plans."""
+
+import yaml
+
+from conftest import ROOT, TINY, job_counts, snakemake
+
+DEFAULT = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+
+
+def test_lint_is_clean():
+    proc = snakemake("--lint")
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def test_default_study_plans_every_iteration():
+    counts = job_counts(snakemake("-n", "--quiet", "rules").stdout)
+    n, L = DEFAULT["debate"]["agents"], DEFAULT["iterations"]
+    assert counts["finetune"] == 2 * n * L  # exactly 2N finetunes per iteration
+    assert counts["select_shard"] == 2 * n * L
+    assert counts["debate"] == L + (L + 1)  # train debates of iter 0..L-1, test debates of iter 0..L
+    assert counts["score"] == L + 1
+    assert counts["toy_base_model"] == 1 and counts["problems"] == 1
+
+
+def test_tiny_config_plans_two_iterations():
+    counts = job_counts(snakemake("-n", "--quiet", "rules", "--configfile", TINY).stdout)
+    assert counts["finetune"] == 2 * 3 * 2
+
+
+def test_methods_share_base_debates_and_train_only_what_they_need(tmp_path):
+    cfg = tmp_path / "methods.yaml"
+    cfg.write_text(yaml.safe_dump({"methods": ["maft", "maft_nocritic", "debate", "majority", "base"]}))
+    counts = job_counts(snakemake("-n", "--quiet", "rules", "--configfile", cfg).stdout)
+    n, L = 3, DEFAULT["iterations"]
+    # maft: generators and critics; maft_nocritic: generators only
+    assert counts["finetune"] == 2 * n * L + n * L
+    # untrained methods are evaluated at iter0 only
+    assert counts["score"] == (L + 1) * 2 + 3
+
+
+def test_unknown_config_key_is_named(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump({"debate": {"agent": 3}}))
+    proc = snakemake("-n", "--configfile", cfg, check=False)
+    assert proc.returncode != 0
+    assert "'agent' was unexpected" in proc.stdout + proc.stderr
+
+
+def test_impossible_value_is_named(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump({"debate": {"agents": 0, "rounds": 2}}))
+    proc = snakemake("-n", "--configfile", cfg, check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "agents" in out and "minimum" in out
+
+
+def test_unknown_method_is_named(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump({"methods": ["maft", "mafft"]}))
+    proc = snakemake("-n", "--configfile", cfg, check=False)
+    assert proc.returncode != 0
+    assert "'mafft' has no entry in method_definitions" in proc.stdout + proc.stderr
+
+
+def test_single_iteration_can_be_targeted():
+    target = "results/toy/toy/arithmetic/maft/iter1/scores.json"
+    counts = job_counts(snakemake("-n", target, "--quiet", "rules").stdout)
+    assert counts["finetune"] == 6  # only iteration 1's agents
+    assert counts["debate"] == 2  # iter0 train debate and iter1 test debate
+    assert "report" not in counts
+
+
+def test_slurm_profile_dry_runs_without_slurm():
+    proc = snakemake("-n", "--quiet", "rules", "--profile", "profiles/slurm")
+    assert job_counts(proc.stdout)["finetune"] == 18
