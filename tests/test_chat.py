@@ -103,7 +103,8 @@ def test_llama3_style_template_mask(llama3, idx):
     messages = CONVERSATIONS[idx]
     ids, _ = assistant_mask(llama3, messages)
     head = llama3.decode(ids[:12], skip_special_tokens=False)
-    assert head.startswith("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n")  # the template really is in use
+    # the Llama-3 template really is in use
+    assert head.startswith("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n")
     _check_mask(llama3, messages, "<|eot_id|>", strip=True)
 
 
@@ -134,7 +135,7 @@ def test_prompt_ends_with_generation_header(chatml):
     assert chatml.decode(p[len(no_gen):], skip_special_tokens=False) == "<|im_start|>assistant\n"
 
 
-def test_mask_raises_when_template_is_not_a_concatenation(chatml):
+def test_mask_raises_when_template_is_not_a_concatenation():
     tok = _tokenizer()
     # a template that renders the turn count up front: prefixes are not prefixes of the whole
     tok.chat_template = ("{{ messages | length }} turns\n{% for m in messages %}<|im_start|>{{ m['role'] }}\n"

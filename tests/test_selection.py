@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 import pytest
 
 from maft import prompts
 from maft.debate import TRANSCRIPT_COLUMNS
-from maft.selection import SHARD_COLUMNS, SelectionSpec, mix_critic, per_agent_shards, pooled_shard
+from maft.selection import (SHARD_COLUMNS, SelectionSpec, mix_critic, per_agent_shards, pooled_shard,
+                            trajectories)
 
 # ---------------------------------------------------------------------------------------------
 # hand-built transcripts
@@ -105,7 +107,8 @@ def t() -> pd.DataFrame:
 
 
 def by_kind(shard: pd.DataFrame) -> dict[str, set[str]]:
-    return {k: set(shard.loc[shard["kind"] == k, "problem_id"]) for k in ("generator", "critic_corrected", "critic_kept")}
+    kinds = ("generator", "critic_corrected", "critic_kept")
+    return {k: set(shard.loc[shard["kind"] == k, "problem_id"]) for k in kinds}
 
 
 def msgs(shard: pd.DataFrame, pid: str) -> list[dict]:
@@ -159,6 +162,16 @@ def test_unvoted_problem_contributes_nothing(t):
     shards = per_agent_shards(t, SPEC)
     for df in list(shards.values()) + [pooled_shard(t, SPEC)]:
         assert "p5" not in set(df["problem_id"])
+
+
+def test_trajectories_cover_exactly_the_voted_problems(t):
+    got = [(n, first["problem_id"], last["problem_id"], first["round"], last["round"], vote)
+           for n, first, last, vote in trajectories(t, SPEC)]
+    votes = {"p1": "5", "p2": "5", "p3": "7", "p4": "6", "p6": "-2"}  # p5: nothing parsed, no vote
+    assert sorted((n, p) for n, p, *_ in got) == sorted((n, p) for p in votes for n in range(3))
+    for n, p0, p1, r0, r1, vote in got:
+        assert p0 == p1 and (r0, r1) == (0, 1)
+        assert isinstance(vote, str) and int(vote) == int(votes[p0])
 
 
 def test_final_answer_off_the_vote_gives_no_critic_example(t):
@@ -286,7 +299,6 @@ def test_official_mix_adds_about_half_as_many_kept():
 
 
 def test_mix_critic_official_direct_more_corrected_than_kept():
-    import numpy as np
     corrected = [{"id": f"c{i}"} for i in range(20)]
     kept = [{"id": f"k{i}"} for i in range(2)]
     for seed in range(20):

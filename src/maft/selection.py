@@ -80,7 +80,7 @@ def trajectories(transcript: pd.DataFrame, spec: SelectionSpec):
         if r["round"] != last:
             continue
         vote = vote_of.get(r["problem_id"])
-        if vote is None:
+        if not isinstance(vote, str):  # None, or NaN in pandas' str columns
             continue  # no agent produced a parsable answer: no pseudo-label, no data
         yield int(r["agent"]), first[r["problem_id"], r["agent"]], r, vote
 

@@ -37,7 +37,7 @@ def majority_vote(answers: Sequence[str | None], kind: str = "integer", tie_brea
     if len(tied) == 1:
         return tied[0]
     if tie_break == "lexicographic":
-        return sorted(tied)[0]
+        return sorted(tied)[-1]
     if tie_break == "random":
         rng = rng if rng is not None else np.random.default_rng(0)
         return tied[int(rng.integers(len(tied)))]
