@@ -53,7 +53,7 @@ def build_agent(base: str, init_adapter: str | None, cfg: dict, trust_remote_cod
 
     model = load_base_model(base, cfg.get("device", "auto"), "float32", trust_remote_code)
     if init_adapter:
-        check_model_dir(init_adapter)
+        check_model_dir(init_adapter, tokenizer=False)
         return PeftModel.from_pretrained(model, init_adapter, is_trainable=True)
     return get_peft_model(model, lora_config(cfg))
 
@@ -94,7 +94,8 @@ def _train(model, tokenizer, dataset, cfg: dict, seed: int, scratch: str | None,
     args = SFTConfig(
         output_dir=str(out), num_train_epochs=cfg["epochs"], per_device_train_batch_size=cfg["batch_size"],
         gradient_accumulation_steps=cfg["grad_accum"], learning_rate=cfg["lr"],
-        lr_scheduler_type=cfg["scheduler"], warmup_ratio=cfg["warmup_ratio"], weight_decay=0.0,
+        lr_scheduler_type=cfg["scheduler"], weight_decay=0.0,
+        warmup_steps=cfg["warmup_ratio"],  # transformers 5: a float below 1 is a ratio of all steps
         max_length=cfg["max_length"], seed=seed, data_seed=seed, logging_steps=5, report_to=[],
         bf16=on_gpu and cfg.get("bf16", True), gradient_checkpointing=False,
         save_strategy="steps" if cfg.get("checkpoint_steps", 0) > 0 else "no",

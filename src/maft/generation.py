@@ -63,14 +63,14 @@ def load_tokenizer(path: str, trust_remote_code: bool = False, chat_template: st
     return tok
 
 
-def check_model_dir(path: str) -> None:
-    """A local model directory must hold weights and a tokenizer; say which is missing."""
+def check_model_dir(path: str, tokenizer: bool = True) -> None:
+    """A local model directory must hold weights (and a tokenizer, unless it is an adapter)."""
     p = Path(path)
     if not p.is_dir():
         return  # a hub id: transformers reports unknown ids itself
     if not (list(p.glob("*.safetensors")) or list(p.glob("*.bin")) or (p / "adapter_config.json").exists()):
         raise FileNotFoundError(f"model directory {path} has no weights (*.safetensors or *.bin)")
-    if not ((p / "tokenizer.json").exists() or (p / "tokenizer_config.json").exists()):
+    if tokenizer and not ((p / "tokenizer.json").exists() or (p / "tokenizer_config.json").exists()):
         raise FileNotFoundError(f"model directory {path} has no tokenizer (tokenizer.json)")
 
 
@@ -151,7 +151,7 @@ class TransformersBackend:
 
             names = list(self.adapters)
             for name in names:
-                check_model_dir(self.adapters[name])
+                check_model_dir(self.adapters[name], tokenizer=False)
             model = PeftModel.from_pretrained(model, self.adapters[names[0]], adapter_name=names[0])
             for name in names[1:]:
                 model.load_adapter(self.adapters[name], adapter_name=name)
