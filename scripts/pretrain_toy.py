@@ -1,13 +1,14 @@
 """Pretrain the embedded toy base model and save it like a hub model."""
 
 import json
+import logging
 
 import pandas as pd
 
 from maft import cli
 from maft.artifacts import atomic_path, provenance
 from maft.problems import parse_arithmetic_id
-from maft.toy.model import pretrain
+from maft.toy.model import pretrain, quick_eval
 
 p = cli.parser(__doc__)
 p.add_argument("--exclude", nargs="*", default=[], help="problem files the toy must never see")
@@ -17,4 +18,6 @@ cli.setup(args)
 held_out = {parse_arithmetic_id(pid) for f in args.exclude for pid in pd.read_parquet(f)["problem_id"]}
 with atomic_path(args.out) as tmp:
     info = pretrain(tmp, args.params["toy"], held_out)
+    info["eval"] = quick_eval(tmp, args.params["toy"].get("eval_problems", 100), held_out)
+    logging.getLogger("maft").info("toy base model: %s", info["eval"])
     (tmp / "provenance.json").write_text(json.dumps(provenance(args.params, pretraining=info), indent=2))

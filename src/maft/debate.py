@@ -59,6 +59,7 @@ def _others(prev: dict[int, str], n: int, rng: np.random.Generator, max_others: 
 def run_debate(backend, problems: pd.DataFrame, spec: DebateSpec, seed_key: tuple) -> pd.DataFrame:
     """Debate every problem; `seed_key` (e.g. (seed, iteration, split)) makes every seed unique."""
     rows: list[dict] = []
+    template = prompts.template_for(spec.answer_kind)
     problems = problems.reset_index(drop=True)
     history = {(p, n): [] for p in range(len(problems)) for n in range(spec.agents)}
     prev: dict[int, dict[int, str]] = {}
@@ -86,9 +87,10 @@ def run_debate(backend, problems: pd.DataFrame, spec: DebateSpec, seed_key: tupl
         for p, prob in problems.iterrows():
             for n in range(spec.agents):
                 if rnd == 0:
-                    msg = prompts.user(prompts.generator_prompt(prob.question))
+                    msg = prompts.user(prompts.generator_prompt(prob.question, template=template))
                 else:
-                    msg = prompts.user(prompts.critic_prompt(prob.question, others[p, n], summaries.get((p, n))))
+                    msg = prompts.user(prompts.critic_prompt(prob.question, others[p, n], summaries.get((p, n)),
+                                                             template=template))
                 messages = history[p, n] + [msg]
                 seed = derive_seed(*seed_key, prob.problem_id, n, rnd)
                 keys.append((p, n, seed))

@@ -137,6 +137,20 @@ def sample_batch(model, prompts: list[list[int]], seeds: list[int], sampling: Sa
     return result
 
 
+END_OF_TURN = ("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>")
+
+
+def end_of_turn_ids(tokenizer, model) -> list[int]:
+    """Token ids that end an assistant turn: the tokenizer's and generation config's EOS, plus the
+    end-of-turn tokens of common templates when the vocabulary has them (a base model given an
+    instruct template, e.g. Llama-3-8B, ends turns with <|eot_id|>, not its EOS)."""
+    gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids = {tokenizer.eos_token_id, *(gen_eos if isinstance(gen_eos, list) else [gen_eos])}
+    vocab = tokenizer.get_vocab()
+    ids.update(vocab[t] for t in END_OF_TURN if t in vocab)
+    return sorted(i for i in ids if i is not None)
+
+
 class TransformersBackend:
     """One shared base model plus named LoRA adapters; batches mix adapters row by row."""
 
@@ -159,9 +173,7 @@ class TransformersBackend:
         self.model = model
         self.sampling = sampling
         self.batch_size = batch_size
-        eos = self.tokenizer.eos_token_id
-        gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-        self.eos_ids = sorted({eos, *(gen_eos if isinstance(gen_eos, list) else [gen_eos])} - {None})
+        self.eos_ids = end_of_turn_ids(self.tokenizer, model)
 
     def generate(self, requests: list[Request], desc: str = "generate") -> list[str]:
         for r in requests:

@@ -100,8 +100,13 @@ def build_model(tokenizer, cfg: dict):
     return model
 
 
-def pretrain(out_dir: str | Path, cfg: dict, exclude: set[tuple[int, ...]] = frozenset()) -> dict:
-    """Pretrain the toy per `cfg` (the config's `toy:` block) and save it to out_dir."""
+def pretrain(out_dir: str | Path, cfg: dict, exclude: set[tuple[int, ...]] = frozenset(),
+             snapshots: tuple[int, ...] = ()) -> dict:
+    """Pretrain the toy per `cfg` (the config's `toy:` block) and save it to out_dir.
+
+    `snapshots`: step counts at which a copy is also saved to out_dir/step-<k> (for studying how
+    much pretraining the toy needs; the pipeline does not use them).
+    """
     t0 = time.time()
     torch.manual_seed(cfg["seed"])
     rng = np.random.default_rng(cfg["seed"])
@@ -141,6 +146,9 @@ def pretrain(out_dir: str | Path, cfg: dict, exclude: set[tuple[int, ...]] = fro
         sched.step()
         opt.zero_grad(set_to_none=True)
         losses.append(loss.detach().item())
+        if step + 1 in snapshots:
+            model.save_pretrained(Path(out_dir) / f"step-{step + 1}")
+            tokenizer.save_pretrained(Path(out_dir) / f"step-{step + 1}")
         if step % 50 == 0:
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
     model.eval()
@@ -149,3 +157,37 @@ def pretrain(out_dir: str | Path, cfg: dict, exclude: set[tuple[int, ...]] = fro
     tokenizer.save_pretrained(out_dir)
     return {"parameters": n_params, "steps": steps, "final_loss": float(np.mean(losses[-50:])),
             "seconds": time.time() - t0}
+
+
+def quick_eval(path: str | Path, n: int, exclude: set[tuple[int, ...]], seed: int = 12345,
+               max_new_tokens: int = 96) -> dict:
+    """Accuracy of the saved toy on n fresh problems: greedy, sampled (T=1, top_p=0.9), and the
+    majority of 3 samples. Recorded with the model, so a run shows what its base model can do."""
+    from maft import prompts
+    from maft.answers import extract_answer, is_correct
+    from maft.generation import Request, Sampling, TransformersBackend
+    from maft.problems import arithmetic_question, arithmetic_terms, arithmetic_value
+    from maft.voting import majority_vote
+
+    rng = np.random.default_rng(seed)
+    terms = []
+    while len(terms) < n:
+        t = arithmetic_terms(rng)
+        if t not in exclude:
+            terms.append(t)
+    refs = [str(arithmetic_value(t)) for t in terms]
+    msgs = [[prompts.user(prompts.generator_prompt(arithmetic_question(t)))] for t in terms]
+    backend = TransformersBackend(str(path), sampling=Sampling(1.0, 0.9, max_new_tokens), batch_size=256)
+    sampled = backend.generate([Request(m, seed + 3 * i + k) for i, m in enumerate(msgs) for k in range(3)],
+                               desc="toy eval (sampled)")
+    answers = [extract_answer(s) for s in sampled]
+    backend.sampling = Sampling(0.0, 1.0, max_new_tokens)
+    greedy = backend.generate([Request(m, 0) for m in msgs], desc="toy eval (greedy)")
+    votes = [majority_vote(answers[3 * i:3 * i + 3], rng=np.random.default_rng(i)) for i in range(n)]
+    return {
+        "problems": n,
+        "greedy_accuracy": float(np.mean([is_correct(extract_answer(g), r) for g, r in zip(greedy, refs)])),
+        "sampled_accuracy": float(np.mean([is_correct(a, refs[i // 3]) for i, a in enumerate(answers)])),
+        "majority_of_3_accuracy": float(np.mean([is_correct(v, r) for v, r in zip(votes, refs)])),
+        "unparsed_share": float(np.mean([a is None for a in answers])),
+    }

@@ -1,0 +1,151 @@
+"""The shipped experiment configs (config/experiments/*.yaml): each one plans the paper's study.
+
+Each config is dry-run in a copy of the workflow that has no data/ folder and no results/, so the
+plan is complete and the dataset files are not needed to see it. Expected job counts are derived
+here from the merged config (dictionaries merge, lists replace, as `--configfile` does):
+multiagent finetuning trains 2N agents (N generators, N critics) per iteration, N without critics.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import jinja2.sandbox
+import pytest
+import yaml
+
+from conftest import ROOT, copy_workflow, job_counts, snakemake
+
+EXPERIMENTS = sorted((ROOT / "config" / "experiments").glob("*.yaml"))
+DEFAULT = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+PAPER_MODELS = {
+    "microsoft/Phi-3-mini-128k-instruct",
+    "mistralai/Mistral-7B-Instruct-v0.2",
+    "meta-llama/Meta-Llama-3-8B",
+}
+
+
+def merged(path: Path) -> dict:
+    def merge(a, b):
+        out = copy.deepcopy(a)
+        for k, v in b.items():
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        return out
+
+    return merge(DEFAULT, yaml.safe_load(path.read_text()))
+
+
+def expected_counts(cfg: dict) -> dict[str, int]:
+    defs, n_agents, L = cfg["method_definitions"], cfg["debate"]["agents"], cfg["iterations"]
+    cells = len(cfg["models"]) * len(cfg["datasets"])
+    finetunes, scores, owners = 0, 0, set()
+    for name in cfg["methods"]:
+        d = defs[name]
+        owner = d.get("uses") or name
+        trains = defs[owner]["train"] != "none"
+        scores += (L + 1) if trains else 1
+        if trains and owner not in owners:
+            owners.add(owner)
+            o = defs[owner]
+            agents = o.get("agents") or n_agents
+            rounds = o.get("rounds") or cfg["debate"]["rounds"]
+            roles = 2 if o.get("critics", True) and rounds > 1 else 1
+            finetunes += roles * agents * L
+    return {"finetune": finetunes * cells, "score": scores * cells, "problems": len(cfg["datasets"])}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    wd = copy_workflow(tmp_path_factory.mktemp("experiments"))
+    assert not (wd / "data").exists() and not (wd / "results").exists()
+    return wd
+
+
+def test_experiments_are_shipped():
+    names = {p.name for p in EXPERIMENTS}
+    assert {"phi3-math.yaml", "mistral-math.yaml", "llama3-math.yaml", "quick-gpu.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_experiment_dry_run_plans_the_study(workdir, path):
+    cfg = merged(path)
+    start = time.monotonic()
+    proc = snakemake("-n", "--quiet", "rules", "--configfile", path, cwd=workdir, timeout=120)
+    elapsed = time.monotonic() - start
+    counts = job_counts(proc.stdout)
+    want = expected_counts(cfg)
+    for rule, n in want.items():
+        assert counts.get(rule, 0) == n, (rule, counts)
+    trained = [m for m in cfg["methods"] if cfg["method_definitions"][m]["train"] != "none"]
+    if trained == ["maft"]:  # 2N finetunes per iteration, per model and dataset
+        n, L = cfg["debate"]["agents"], cfg["iterations"]
+        assert counts["finetune"] == 2 * n * L * len(cfg["models"]) * len(cfg["datasets"])
+    assert "toy_base_model" not in counts  # hub models only: nothing is pretrained
+    assert elapsed < 10, f"dry-run of {path.name} took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("path", [p for p in EXPERIMENTS if p.stem != "quick-gpu"], ids=lambda p: p.stem)
+def test_paper_settings(path):
+    cfg = merged(path)
+    assert cfg["debate"]["agents"] == 3 and cfg["debate"]["rounds"] == 2  # N = 3, M = 2
+    assert cfg["sampling"] == {"temperature": 1.0, "top_p": 0.9, "max_new_tokens": 2048}
+    for name in cfg["models"]:
+        m = cfg["model_definitions"][name]
+        assert m["source"] in PAPER_MODELS
+        assert m["trust_remote_code"] is False
+        if m["source"] == "meta-llama/Meta-Llama-3-8B":
+            assert m["chat_template"] and "<|start_header_id|>" in m["chat_template"]
+    for name in cfg["datasets"]:
+        d = cfg["dataset_definitions"][name]
+        assert (d["n_train"], d["n_test"]) == (500, 500)
+        natural = {"arithmetic": "integer", "gsm8k": "number", "math": "math", "mmlu": "letter"}[d["kind"]]
+        assert d["answer"] == natural
+        if d["kind"] != "arithmetic":
+            assert d["path"].startswith("data/")
+    ft = cfg["finetune"]
+    # paper schedule (2 epochs, cosine, warmup 0.03, max length 2048); LoRA rate 1e-4 until full FT exists
+    assert (ft["lr"], ft["epochs"], ft["max_length"], ft["scheduler"]) == (1e-4, 2, 2048, "cosine")
+    assert ft["method"] == "lora"
+
+
+def test_math_configs_sample_levels_one_to_three():
+    for stem in ("phi3-math", "mistral-math", "llama3-math"):
+        cfg = merged(ROOT / "config" / "experiments" / f"{stem}.yaml")
+        (name,) = cfg["datasets"]
+        d = cfg["dataset_definitions"][name]
+        assert d["kind"] == "math" and d["levels"] == [1, 2, 3] and d["split"] == "test"
+    # Figure 1: five iterations for Phi-3 and Mistral; Table 1: one for LLaMA-3
+    assert merged(ROOT / "config/experiments/phi3-math.yaml")["iterations"] == 5
+    assert merged(ROOT / "config/experiments/mistral-math.yaml")["iterations"] == 5
+    assert merged(ROOT / "config/experiments/llama3-math.yaml")["iterations"] == 1
+
+
+def test_quick_gpu_uses_a_small_instruct_model():
+    cfg = merged(ROOT / "config" / "experiments" / "quick-gpu.yaml")
+    (name,) = cfg["models"]
+    assert cfg["model_definitions"][name]["source"] == "Qwen/Qwen2.5-0.5B-Instruct"
+    assert [cfg["dataset_definitions"][d]["kind"] for d in cfg["datasets"]] == ["arithmetic"]
+
+
+def test_llama3_chat_template_renders_turns_as_a_concatenation():
+    """The template in the config renders Llama-3's format, and each conversation prefix is a prefix of
+    the whole rendering (what maft.chat.assistant_mask needs to find the assistant turns)."""
+    template = merged(ROOT / "config/experiments/llama3-math.yaml")["model_definitions"]["llama3"]["chat_template"]
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    tpl = env.from_string(template)
+    msgs = [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A. "},
+            {"role": "user", "content": "Again?"}, {"role": "assistant", "content": "B"}]
+
+    def render(k, gen):
+        return tpl.render(messages=msgs[:k], bos_token="<|begin_of_text|>", add_generation_prompt=gen)
+
+    assert render(1, True) == ("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nQ?<|eot_id|>"
+                               "<|start_header_id|>assistant<|end_header_id|>\n\n")
+    full = render(4, False)
+    assert full.endswith("<|start_header_id|>assistant<|end_header_id|>\n\nB<|eot_id|>")
+    for k in range(1, 4):
+        assert full.startswith(render(k, False))
+        if msgs[k]["role"] == "assistant":  # the generation prompt is where the next assistant turn starts
+            assert full.startswith(render(k, True))
