@@ -111,3 +111,16 @@ def test_rerun_is_bit_identical(tiny_run):
     after = [f.read_bytes() for f in files]
     for f, a, b in zip(files, before, after):
         assert a == b, f"{f} changed on a forced rerun"
+
+
+def test_provenance_command_prints_what_made_an_artifact(tiny_run):
+    import subprocess
+    import sys
+
+    wd, _ = tiny_run
+    for artifact in (f"{CELL}/iter1/debate-test.parquet", f"{CELL}/iter1/agents/critic-0", f"{CELL}/iter1/scores.json"):
+        out = subprocess.run([sys.executable, "scripts/provenance.py", artifact], cwd=wd, capture_output=True,
+                             text=True, check=True).stdout
+        meta = json.loads(out)
+        assert meta["config_digest"] and meta["code_version"] and "torch" in meta["packages"]
+        assert meta["params"]["seed"] == 0
