@@ -80,7 +80,8 @@ def debate_params(w):
 
 def selection_params(w):
     m = plan.method(config, w.method)
-    return job_params(w, roles=m.roles, tie_break=config["debate"]["tie_break"], **config["selection"])
+    return job_params(w, train=m.train, roles=m.roles, tie_break=config["debate"]["tie_break"],
+                      **config["selection"])
 
 
 def finetune_params(w):

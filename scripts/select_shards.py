@@ -5,7 +5,7 @@ from pathlib import Path
 from maft import cli
 from maft.artifacts import provenance, read_parquet, write_parquet
 from maft.debate import TRANSCRIPT_COLUMNS
-from maft.selection import SelectionSpec, per_agent_shards
+from maft.selection import SelectionSpec, per_agent_shards, pooled_shard
 
 p = cli.parser(__doc__)
 p.add_argument("--transcript", required=True)
@@ -16,7 +16,10 @@ P = args.params
 transcript = read_parquet(args.transcript, TRANSCRIPT_COLUMNS, "transcript")
 spec = SelectionSpec(kind=P["answer"], tie_break=P["tie_break"], critic_mix=P["critic_mix"], w=P["w"],
                      seed=P["seed"])
-shards = per_agent_shards(transcript, spec, critics="critic" in P["roles"])
+if P.get("train") == "pooled":  # one model on every agent's answers that match the vote
+    shards = {("generator", 0): pooled_shard(transcript, spec)}
+else:
+    shards = per_agent_shards(transcript, spec, critics="critic" in P["roles"])
 for path in args.outputs:
     role, agent = Path(path).stem.rsplit("-", 1)
     df = shards[(role, int(agent))]

@@ -195,3 +195,16 @@ def test_schema_w_above_one(config):
 def test_schema_unknown_tie_break(config):
     msg = _invalid(config, lambda c: c["debate"].update(tie_break="coin"))
     assert "'coin'" in msg
+
+
+def test_pooled_method_plays_every_agent_with_one_model(config):
+    cfg = config
+    m = plan.method(cfg, "single_ft")
+    assert m.train == "pooled" and m.roles == ["generator"] and m.trained_agents == 1
+    gens, crits = plan.agent_dirs(cfg, "single_ft", "P", 2)
+    assert gens == crits == ["P/single_ft/iter2/agents/generator-0"] * cfg["debate"]["agents"]
+    nodebate = plan.method(cfg, "single_ft_nodebate")
+    assert (nodebate.agents, nodebate.rounds, nodebate.owner) == (1, 1, "single_ft")
+    gens, crits = plan.agent_dirs(cfg, "single_ft_nodebate", "P", 1)
+    assert gens == ["P/single_ft/iter1/agents/generator-0"]
+    assert plan.iterations(cfg, "single_ft_nodebate") == list(range(cfg["iterations"] + 1))

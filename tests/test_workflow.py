@@ -74,3 +74,25 @@ def test_single_iteration_can_be_targeted():
 def test_slurm_profile_dry_runs_without_slurm():
     proc = snakemake("-n", "--quiet", "rules", "--profile", "profiles/slurm")
     assert job_counts(proc.stdout)["finetune"] == 18
+
+
+def test_pooled_methods_train_one_model_and_share_it(tmp_path):
+    cfg = tmp_path / "pooled.yaml"
+    cfg.write_text(yaml.safe_dump({"methods": ["single_ft", "single_ft_nodebate", "majority_ft"]}))
+    proc = snakemake("-n", "--quiet", "rules", "--configfile", cfg)
+    counts = job_counts(proc.stdout)
+    L = DEFAULT["iterations"]
+    # one finetune per iteration for each pooled method; single_ft_nodebate reuses single_ft's model
+    assert counts["finetune"] == 2 * L
+    assert counts["select_shard"] == 2 * L
+    assert counts["score"] == 3 * (L + 1)
+    # train debates of both trainers (iter 0..L-1) and test debates of all three (iter 0..L)
+    assert counts["debate"] == 2 * L + 3 * (L + 1)
+
+
+def test_pooled_dry_run_names_the_shared_model(tmp_path):
+    cfg = tmp_path / "pooled.yaml"
+    cfg.write_text(yaml.safe_dump({"methods": ["single_ft_nodebate"], "iterations": 1}))
+    out = snakemake("-n", "--configfile", cfg).stdout
+    assert "single_ft/iter1/agents/generator-0" in out
+    assert "single_ft_nodebate/iter1/agents" not in out

@@ -30,7 +30,14 @@ class Method:
 
     @property
     def roles(self) -> list[str]:
+        """Roles that get finetuned: a pooled method trains one model, stored as generator-0."""
+        if self.train == "pooled":
+            return ["generator"]
         return ["generator", "critic"] if self.critics and self.rounds > 1 else ["generator"]
+
+    @property
+    def trained_agents(self) -> int:
+        return 1 if self.train == "pooled" else self.agents
 
 
 def method(config: dict, name: str) -> Method:
@@ -44,8 +51,6 @@ def method(config: dict, name: str) -> Method:
     if owner != name and defs[owner].get("uses"):
         raise ConfigError(f"method_definitions.{name}.uses: {owner!r} itself uses another method")
     train = defs[owner]["train"] if owner != name else d["train"]
-    if train == "pooled":
-        raise ConfigError(f"method_definitions.{name}: train 'pooled' is not available in this version")
     agents = d.get("agents") or config["debate"]["agents"]
     rounds = d.get("rounds") or config["debate"]["rounds"]
     return Method(name, train, agents, rounds, d.get("summary", True), d.get("critics", True), owner)
@@ -92,8 +97,8 @@ def agent_dirs(config: dict, name: str, prefix: str, iteration: int) -> tuple[li
         return [None] * m.agents, [None] * m.agents
     owner = method(config, m.owner)
     root = f"{prefix}/{m.owner}/iter{iteration}/agents"
-    gens = [f"{root}/generator-{n % owner.agents}" for n in range(m.agents)]
-    if owner.critics and owner.rounds > 1:
+    gens = [f"{root}/generator-{n % owner.trained_agents}" for n in range(m.agents)]
+    if "critic" in owner.roles:
         crits = [f"{root}/critic-{n % owner.agents}" for n in range(m.agents)]
     else:
         crits = list(gens)  # w/o critic: the finetuned generators answer every round
