@@ -110,5 +110,22 @@ def all_scores():
     ]
 
 
+def study_choices():
+    """The open choices of the paper that this study fixed, for the report to name."""
+    return {
+        "config_digest": plan.config_digest(config),
+        "critic_mix": config["selection"]["critic_mix"],
+        "w": config["selection"]["w"] if config["selection"]["critic_mix"] == "weight" else "official (~2/3)",
+        "tie_break": config["debate"]["tie_break"],
+        "summarizer": config["debate"]["summarizer"],
+        "restart_from_base": config["finetune"]["restart_from_base"],
+        "sampling": config["sampling"],
+        "agents": config["debate"]["agents"],
+        "rounds": config["debate"]["rounds"],
+        "iterations": config["iterations"],
+        "finetune": {k: config["finetune"][k] for k in ("method", "lora_r", "lr", "epochs", "batch_size")},
+    }
+
+
 def report_files():
-    return [f"{RES}/report/{name}" for name in ("scores.csv", "scores.md", "accuracy.png")]
+    return [f"{RES}/report/{name}" for name in ("scores.csv", "scores.md", "report.md", "accuracy.png")]

@@ -4,11 +4,14 @@ rule report:
     output:
         csv=f"{RES}/report/scores.csv",
         md=f"{RES}/report/scores.md",
+        report_md=f"{RES}/report/report.md",
         plot=report(f"{RES}/report/accuracy.png", caption="../report/accuracy.rst", category="Accuracy"),
+    params:
+        choices=lambda w: json.dumps(study_choices(), sort_keys=True),
     log:
         f"{LOGS}/report.log",
     conda:
         ENV
     shell:
         "python scripts/report.py --scores {input} --csv {output.csv} "
-        "--md {output.md} --plot {output.plot} 2> {log}"
+        "--md {output.md} --plot {output.plot} --report {output.report_md} --choices {params.choices:q} 2> {log}"

@@ -28,7 +28,7 @@ def test_every_artifact_is_made(tiny_run):
                 assert (wd / CELL / f"iter{i}/shards/{role}-{n}.parquet").exists()
                 agent = wd / CELL / f"iter{i}/agents/{role}-{n}"
                 assert (agent / "adapter_config.json").exists() and (agent / "adapter_model.safetensors").exists()
-    for name in ("scores.csv", "scores.md", "accuracy.png"):
+    for name in ("scores.csv", "scores.md", "report.md", "accuracy.png"):
         assert (wd / "results/tiny/report" / name).stat().st_size > 0
     assert not list(wd.rglob(".*.tmp-*")), "temporary files left behind"
 
@@ -124,3 +124,12 @@ def test_provenance_command_prints_what_made_an_artifact(tiny_run):
         meta = json.loads(out)
         assert meta["config_digest"] and meta["code_version"] and "torch" in meta["packages"]
         assert meta["params"]["seed"] == 0
+
+
+def test_report_names_the_choices_it_used(tiny_run):
+    wd, _ = tiny_run
+    text = (wd / "results/tiny/report/report.md").read_text()
+    for choice in ("tie_break", "critic_mix", "summarizer", "restart_from_base", "sampling", "Config digest"):
+        assert choice in text
+    assert "| random |" not in text  # values are shown as JSON
+    assert '`"random"`' in text

@@ -68,6 +68,13 @@ def check(config: dict) -> None:
         raise ConfigError("toy: a model has source 'toy' but the config has no 'toy' block")
 
 
+def config_digest(config: dict) -> str:
+    """Digest of the whole study config (the report names it; each artifact has its own job digest)."""
+    from maft.artifacts import digest
+
+    return digest(config)
+
+
 def trains(config: dict, name: str) -> bool:
     return method(config, name).train != "none"
 

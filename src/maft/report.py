@@ -62,3 +62,14 @@ def plot_accuracy(df: pd.DataFrame, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120, format="png")
     plt.close(fig)
+
+
+def report_markdown(df: pd.DataFrame, choices: dict) -> str:
+    """The study's report: the choices it made where the paper is silent, then the scores."""
+    lines = ["# maft study report", "", f"Config digest: `{choices['config_digest']}`", "",
+             "## Choices where the paper is silent", "", "| choice | value |", "|---|---|"]
+    for key in sorted(k for k in choices if k != "config_digest"):
+        lines.append(f"| {key} | `{json.dumps(choices[key], sort_keys=True)}` |")
+    lines += ["", "## Accuracy (final-round majority vote, test split; ± binomial s.e.; unparsed = wrong)", "",
+              markdown(df), "![accuracy](accuracy.png)", ""]
+    return "\n".join(lines)
