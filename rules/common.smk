@@ -17,7 +17,7 @@ ENV = "../envs/maft-cpu.yaml"
 
 wildcard_constraints:
     model="|".join(config["models"]),
-    dataset="|".join(config["datasets"]),
+    dataset="|".join(plan.all_datasets(config)),
     method="|".join(sorted(set(config["methods"]) | set(plan.owners(config)))),
     iter=r"\d+",
     split="train|test",
@@ -44,7 +44,7 @@ def base_model_path(w):
 
 def toy_held_out(w):
     """The toy never sees the study's arithmetic problems during pretraining."""
-    names = [d for d in config["datasets"] if config["dataset_definitions"][d]["kind"] == "arithmetic"]
+    names = [d for d in plan.all_datasets(config) if config["dataset_definitions"][d]["kind"] == "arithmetic"]
     return [f"{RES}/data/{d}/{s}.parquet" for d in names for s in ("train", "test")]
 
 
@@ -53,8 +53,11 @@ def prefix(w):
 
 
 def seats(w):
-    """(generators, critics): per agent an adapter directory or 'base'."""
-    gens, crits = plan.agent_dirs(config, w.method, prefix(w), int(w.iter))
+    """(generators, critics): per agent an adapter directory or 'base'.
+
+    Agents come from the dataset they were trained on: another one for a zero-shot transfer."""
+    source = f"{RES}/{w.model}/{plan.training_dataset(config, w.dataset)}"
+    gens, crits = plan.agent_dirs(config, w.method, source, int(w.iter))
     return [g or "base" for g in gens], [c or "base" for c in crits]
 
 

@@ -96,3 +96,31 @@ def test_pooled_dry_run_names_the_shared_model(tmp_path):
     out = snakemake("-n", "--configfile", cfg).stdout
     assert "single_ft/iter1/agents/generator-0" in out
     assert "single_ft_nodebate/iter1/agents" not in out
+
+
+def test_zero_shot_transfer_reuses_agents_trained_on_another_dataset(tmp_path):
+    cfg = tmp_path / "transfer.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "datasets": ["gsm8k"],
+        "dataset_definitions": {"gsm8k": {"kind": "gsm8k", "answer": "number", "n_train": 10, "n_test": 10,
+                                          "path": "data/gsm8k/test.jsonl", "transfer_from": "arithmetic"}},
+    }))
+    proc = snakemake("-n", "--configfile", cfg, "--quiet", "rules")
+    counts = job_counts(proc.stdout)
+    L, n = DEFAULT["iterations"], DEFAULT["debate"]["agents"]
+    assert counts["finetune"] == 2 * n * L  # the arithmetic agents, trained once
+    assert counts["score"] == L + 1  # scores on GSM8K only
+    assert counts["debate"] == L + (L + 1)  # arithmetic train debates, GSM8K test debates
+    assert counts["problems"] == 2
+    plan_text = snakemake("-n", "--configfile", cfg).stdout
+    assert "toy/gsm8k/maft/iter1/debate-test.parquet" in plan_text
+    assert "toy/gsm8k/maft/iter1/agents" not in plan_text
+    assert "toy/arithmetic/maft/iter1/agents/critic-0" in plan_text
+
+
+def test_transfer_from_an_unknown_dataset_is_named(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump({"dataset_definitions": {"arithmetic": {"transfer_from": "mathh"}}}))
+    proc = snakemake("-n", "--configfile", cfg, check=False)
+    assert proc.returncode != 0
+    assert "transfer_from: 'mathh' is not a defined dataset" in proc.stdout + proc.stderr

@@ -64,6 +64,14 @@ def check(config: dict) -> None:
                 raise ConfigError(f"{key}: {name!r} has no entry in {defs} (known: {sorted(config[defs])})")
     for name in config["methods"]:
         method(config, name)
+    for name in config["datasets"]:
+        source = config["dataset_definitions"][name].get("transfer_from")
+        if source is None:
+            continue
+        if source not in config["dataset_definitions"]:
+            raise ConfigError(f"dataset_definitions.{name}.transfer_from: {source!r} is not a defined dataset")
+        if config["dataset_definitions"][source].get("transfer_from"):
+            raise ConfigError(f"dataset_definitions.{name}.transfer_from: {source!r} itself transfers")
     if any(config["model_definitions"][m]["source"] == "toy" for m in config["models"]) and "toy" not in config:
         raise ConfigError("toy: a model has source 'toy' but the config has no 'toy' block")
 
@@ -73,6 +81,20 @@ def config_digest(config: dict) -> str:
     from maft.artifacts import digest
 
     return digest(config)
+
+
+def training_dataset(config: dict, dataset: str) -> str:
+    """The dataset whose agents are evaluated on `dataset` (itself, unless it transfers zero-shot)."""
+    return config["dataset_definitions"][dataset].get("transfer_from") or dataset
+
+
+def all_datasets(config: dict) -> list[str]:
+    """Evaluated datasets plus those that only supply agents to a zero-shot transfer."""
+    out = list(config["datasets"])
+    for d in config["datasets"]:
+        if training_dataset(config, d) not in out:
+            out.append(training_dataset(config, d))
+    return out
 
 
 def trains(config: dict, name: str) -> bool:
