@@ -19,6 +19,19 @@ LLAMA3_TEMPLATE = (
 )
 
 
+# Mistral-7B-Instruct-v0.2 shape: no generation header, the answer follows [/INST] directly
+MISTRAL_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]"
+    "{% else %}{{ m['content'] }}{{ eos_token }}{% endif %}{% endfor %}"
+)
+# Phi-3-mini-128k-instruct shape: <|user|> / <|assistant|> headers, <|end|> after every turn
+PHI3_TEMPLATE = (
+    "{% for m in messages %}{% if m['role'] == 'user' %}{{ '<|user|>\n' + m['content'] + '<|end|>\n' }}"
+    "{% else %}{{ '<|assistant|>\n' + m['content'] + '<|end|>\n' }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
+)
+
+
 def _conversations(seed: int, n_each: int, n_others: int = 2) -> list[list[dict]]:
     rng = np.random.default_rng(seed)
     return [chat_example(k, rng, 0.4, 0.2, set(), n_others) for _ in range(n_each) for k in KINDS]
@@ -40,6 +53,22 @@ def llama3():
     tok.add_special_tokens({"bos_token": "<|begin_of_text|>",
                             "additional_special_tokens": ["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]})
     tok.chat_template = LLAMA3_TEMPLATE
+    return tok
+
+
+@pytest.fixture(scope="module")
+def mistral():
+    tok = _tokenizer()
+    tok.add_special_tokens({"bos_token": "<s>", "eos_token": "</s>", "additional_special_tokens": ["[INST]", "[/INST]"]})
+    tok.chat_template = MISTRAL_TEMPLATE
+    return tok
+
+
+@pytest.fixture(scope="module")
+def phi3():
+    tok = _tokenizer()
+    tok.add_special_tokens({"additional_special_tokens": ["<|user|>", "<|assistant|>", "<|end|>"]})
+    tok.chat_template = PHI3_TEMPLATE
     return tok
 
 
@@ -108,7 +137,23 @@ def test_llama3_style_template_mask(llama3, idx):
     _check_mask(llama3, messages, "<|eot_id|>", strip=True)
 
 
-@pytest.mark.parametrize("tok_name", ["chatml", "llama3"])
+@pytest.mark.parametrize("idx", range(0, len(CONVERSATIONS), 3))
+def test_mistral_style_template_mask(mistral, idx):
+    messages = CONVERSATIONS[idx]
+    ids, _ = assistant_mask(mistral, messages)
+    assert mistral.decode(ids[:2], skip_special_tokens=False) == "<s>[INST]"
+    _check_mask(mistral, messages, "</s>", strip=False)
+
+
+@pytest.mark.parametrize("idx", range(0, len(CONVERSATIONS), 3))
+def test_phi3_style_template_mask(phi3, idx):
+    messages = CONVERSATIONS[idx]
+    ids, _ = assistant_mask(phi3, messages)
+    assert phi3.decode(ids[:1], skip_special_tokens=False) == "<|user|>"
+    _check_mask(phi3, messages, "<|end|>", strip=False)
+
+
+@pytest.mark.parametrize("tok_name", ["chatml", "llama3", "mistral", "phi3"])
 def test_prompt_ids_is_prefix_of_full_rendering(tok_name, request):
     tok = request.getfixturevalue(tok_name)
     for messages in CONVERSATIONS:

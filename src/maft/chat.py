@@ -21,7 +21,8 @@ def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
 
 
 def assistant_mask(tokenizer, messages: list[dict]) -> tuple[list[int], list[int]]:
-    """(input_ids, mask) where mask is 1 exactly on the tokens of assistant turns (and their end token)."""
+    """(input_ids, mask) where mask is 1 exactly on the tokens of assistant turns and their end token
+    (not on whitespace the template puts after it)."""
     ids = render_ids(tokenizer, messages, add_generation_prompt=False)
     mask = [0] * len(ids)
     for k, m in enumerate(messages):
@@ -34,6 +35,10 @@ def assistant_mask(tokenizer, messages: list[dict]) -> tuple[list[int], list[int
                 "the chat template does not render this conversation as a concatenation of its turns; "
                 "cannot locate assistant turn %d for loss masking" % k
             )
-        for i in range(start, len(upto)):
+        end = len(upto)
+        # Separators a template adds after a turn's end token (Phi-3's "\n") are not the turn.
+        while end > start and tokenizer.decode(ids[end - 1:end]).strip() == "":
+            end -= 1
+        for i in range(start, end):
             mask[i] = 1
     return ids, mask
