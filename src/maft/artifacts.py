@@ -28,8 +28,9 @@ def atomic_path(final: str | Path):
     """Yield a temporary path next to `final`; rename it onto `final` only if the block succeeds."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{final.name}.tmp-*"):  # left by a killed earlier attempt
+        _remove(stale)
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
-    _remove(tmp)
     try:
         yield tmp
         _remove(final)
