@@ -13,6 +13,8 @@ LOGS = f"logs/{config['run']}"
 BENCH = f"benchmarks/{config['run']}"
 CELL = "{model}/{dataset}/{method}/iter{iter}"  # one method's agents after `iter` finetunings
 ENV = "../envs/maft-cpu.yaml"
+# GPU rules (debate, finetune) use the CUDA environment when the study asks for it.
+GPU_ENV = "../envs/maft-cuda.yaml" if config.get("compute", {}).get("cuda_env", False) else ENV
 
 
 wildcard_constraints:

@@ -20,7 +20,7 @@ rule debate:
     benchmark:
         f"{BENCH}/{CELL}/debate-{{split}}.tsv"
     conda:
-        ENV
+        GPU_ENV
     shell:
         "python scripts/debate.py --params {params.job:q} --threads {threads} --problems {input.problems} "
         "--base {params.base:q} --generators {params.generators:q} --critics {params.critics:q} "

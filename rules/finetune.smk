@@ -20,7 +20,7 @@ rule finetune:
     benchmark:
         f"{BENCH}/{CELL}/agents/{{role}}-{{agent}}.tsv"
     conda:
-        ENV
+        GPU_ENV
     shell:
         "python scripts/finetune.py --params {params.job:q} --threads {threads} --shard {input.shard} "
         "--base {params.base:q} {params.init} --scratch {params.scratch} --out {output} 2> {log}"

@@ -25,10 +25,16 @@ def seat(d: str) -> Seat:
     return Seat(None, "base") if d == "base" else Seat(name_of[d], d)
 
 
-m = P["method"]
-backend = TransformersBackend(
-    args.base, adapters, Sampling(**P["sampling"]), P["generation"]["batch_size"], P["generation"]["device"],
-    P["generation"]["dtype"], P["model"]["trust_remote_code"], P["model"]["chat_template"])
+m, G = P["method"], P["generation"]
+if G["backend"] == "vllm":
+    from maft.vllm_backend import VLLMBackend
+
+    backend = VLLMBackend(args.base, adapters, Sampling(**P["sampling"]), G.get("tensor_parallel_size"),
+                          G["dtype"], P["model"]["trust_remote_code"], P["model"]["chat_template"],
+                          G.get("gpu_memory_utilization", 0.9))
+else:
+    backend = TransformersBackend(args.base, adapters, Sampling(**P["sampling"]), G["batch_size"], G["device"],
+                                  G["dtype"], P["model"]["trust_remote_code"], P["model"]["chat_template"])
 spec = DebateSpec([seat(d) for d in args.generators], [seat(d) for d in args.critics], m["rounds"],
                   summarize=m["summary"], max_others=P["debate"]["max_others"], answer_kind=P["answer"])
 transcript = run_debate(backend, problems, spec, (P["seed"], P["iteration"], P["split"]))
