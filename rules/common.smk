@@ -129,8 +129,9 @@ def study_choices():
         "rounds": config["debate"]["rounds"],
         "iterations": config["iterations"],
         "finetune": {k: config["finetune"][k] for k in ("method", "lora_r", "lr", "epochs", "batch_size")},
+        "gpus": config.get("compute", {}).get("gpus", {}),
     }
 
 
 def report_files():
-    return [f"{RES}/report/{name}" for name in ("scores.csv", "scores.md", "report.md", "accuracy.png")]
+    return [f"{RES}/report/{name}" for name in ("scores.csv", "scores.md", "report.md", "cost.csv", "accuracy.png")]

@@ -28,7 +28,7 @@ def test_every_artifact_is_made(tiny_run):
                 assert (wd / CELL / f"iter{i}/shards/{role}-{n}.parquet").exists()
                 agent = wd / CELL / f"iter{i}/agents/{role}-{n}"
                 assert (agent / "adapter_config.json").exists() and (agent / "adapter_model.safetensors").exists()
-    for name in ("scores.csv", "scores.md", "report.md", "accuracy.png"):
+    for name in ("scores.csv", "scores.md", "report.md", "cost.csv", "accuracy.png"):
         assert (wd / "results/tiny/report" / name).stat().st_size > 0
     assert not list(wd.rglob(".*.tmp-*")), "temporary files left behind"
 
@@ -133,3 +133,14 @@ def test_report_names_the_choices_it_used(tiny_run):
         assert choice in text
     assert "| random |" not in text  # values are shown as JSON
     assert '`"random"`' in text
+
+
+def test_cost_table_counts_every_gpu_job(tiny_run):
+    wd, _ = tiny_run
+    cost = pd.read_csv(wd / "results/tiny/report/cost.csv")
+    ft = cost[cost["stage"] == "finetune"]
+    assert sorted(ft["iteration"]) == [1, 2] and (ft["jobs"] == 2 * N).all()
+    tests = cost[cost["stage"] == "debate-test"]
+    assert sorted(tests["iteration"]) == [0, 1, 2]
+    assert (cost["gpu_hours"] > 0).all()
+    assert cost["gpu_hours"].sum() == pytest.approx(cost["seconds"].sum() / 3600)  # 1 GPU per job in tiny

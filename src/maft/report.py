@@ -64,7 +64,34 @@ def plot_accuracy(df: pd.DataFrame, path: str) -> None:
     plt.close(fig)
 
 
-def report_markdown(df: pd.DataFrame, choices: dict) -> str:
+_BENCH = re.compile(r"(?P<model>[^/]+)/(?P<dataset>[^/]+)/(?P<method>[^/]+)/iter(?P<iter>\d+)/"
+                    r"(?P<stage>debate-(?:train|test)|agents/[^/]+)\.tsv$")
+
+
+def cost_table(bench_dir: str | Path, gpus: dict) -> pd.DataFrame:
+    """Wall time and GPU-hours (GPUs requested x wall time) per method, iteration and stage, from the
+    `benchmark:` files of the debate and finetune jobs."""
+    rows = []
+    for f in sorted(Path(bench_dir).rglob("*.tsv")):
+        m = _BENCH.search(f.as_posix())
+        if not m:
+            continue
+        stage = "finetune" if m["stage"].startswith("agents/") else m["stage"]
+        seconds = float(pd.read_csv(f, sep="\t")["s"].iloc[0])
+        n_gpus = gpus.get("finetune" if stage == "finetune" else "debate", 1)
+        rows.append({"model": m["model"], "dataset": m["dataset"], "method": m["method"],
+                     "iteration": int(m["iter"]), "stage": stage, "seconds": seconds,
+                     "gpu_hours": seconds * n_gpus / 3600})
+    cols = ["model", "dataset", "method", "iteration", "stage", "jobs", "seconds", "gpu_hours"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    df = pd.DataFrame(rows)
+    out = df.groupby(["model", "dataset", "method", "iteration", "stage"], as_index=False).agg(
+        jobs=("seconds", "size"), seconds=("seconds", "sum"), gpu_hours=("gpu_hours", "sum"))
+    return out[cols]
+
+
+def report_markdown(df: pd.DataFrame, choices: dict, cost: pd.DataFrame | None = None) -> str:
     """The study's report: the choices it made where the paper is silent, then the scores."""
     lines = ["# maft study report", "", f"Config digest: `{choices['config_digest']}`", "",
              "## Choices where the paper is silent", "", "| choice | value |", "|---|---|"]
@@ -72,4 +99,11 @@ def report_markdown(df: pd.DataFrame, choices: dict) -> str:
         lines.append(f"| {key} | `{json.dumps(choices[key], sort_keys=True)}` |")
     lines += ["", "## Accuracy (final-round majority vote, test split; ± binomial s.e.; unparsed = wrong)", "",
               markdown(df), "![accuracy](accuracy.png)", ""]
+    if cost is not None and len(cost):
+        lines += ["## Cost (wall time of the jobs; GPU-hours = GPUs requested x wall time)", "",
+                  "| model | dataset | method | iter | stage | jobs | seconds | GPU-hours |", "|---|---|---|---|---|---|---|---|"]
+        for r in cost.itertuples():
+            lines.append(f"| {r.model} | {r.dataset} | {r.method} | {r.iteration} | {r.stage} | {r.jobs} | "
+                         f"{r.seconds:.0f} | {r.gpu_hours:.3f} |")
+        lines.append("")
     return "\n".join(lines)
