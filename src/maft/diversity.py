@@ -1,0 +1,124 @@
+"""Diversity of the agents' test responses (paper section 4.2, appendix C; formulas paper-spec section 8).
+
+- consensus: share of agents whose final answer equals the vote (lower = more diverse).
+- embedding dissimilarity: mean over problems and agent pairs of 1 - cos(e_j, e_k) of the final
+  responses' embeddings.
+- held-out NLL: NLL of critic j's final response under another critic h != j (token mean);
+  higher = the agents have specialised apart.
+- pairwise KL: token-level KL(p_j || p_k) between two agents' next-token distributions along
+  agent j's own response, averaged over tokens, pairs and problems.
+- KL to base: the same between each agent and the base model.
+
+The likelihood metrics take a `score` callable, (messages, response, adapter) -> per-token
+log-probability rows, so they are testable without a model; `ModelScorer` provides it for a base
+model with LoRA adapters.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import torch
+
+from maft.voting import final_round_votes
+
+
+def consensus(transcript: pd.DataFrame, kind: str = "integer", tie_break: str = "random", seed: int = 0) -> float:
+    votes = final_round_votes(transcript, kind, tie_break, seed)
+    return float((votes["agree"] / votes["agents"]).mean()) if len(votes) else float("nan")
+
+
+def cosine_dissimilarity(embeddings: np.ndarray) -> float:
+    """Mean 1 - cos over all pairs of rows of one problem's response embeddings."""
+    e = np.asarray(embeddings, dtype=float)
+    norms = np.linalg.norm(e, axis=1, keepdims=True)
+    e = e / np.where(norms == 0, 1, norms)
+    pairs = list(itertools.combinations(range(len(e)), 2))
+    if not pairs:
+        return 0.0
+    return float(np.mean([1.0 - float(e[i] @ e[j]) for i, j in pairs]))
+
+
+def embedding_dissimilarity(transcript: pd.DataFrame, embed) -> float:
+    """`embed(list[str]) -> array (n, d)`; the final-round responses of each problem are compared."""
+    final = transcript[transcript["round"] == transcript["round"].max()]
+    per_problem = [cosine_dissimilarity(embed(list(g.sort_values("agent")["response"])))
+                   for _, g in final.groupby("problem_id")]
+    return float(np.mean(per_problem)) if per_problem else float("nan")
+
+
+def kl_rows(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
+    """KL(p || q) per row of log-probability rows (tokens x vocab)."""
+    return (logp.exp() * (logp - logq)).sum(-1)
+
+
+def likelihood_metrics(transcript: pd.DataFrame, score, adapters: list[str | None]) -> dict:
+    """Held-out NLL, pairwise KL between agents and KL to the base model, on the final round.
+
+    `adapters[n]` names agent n's weights in the final round (None = base). `score(messages,
+    response, adapter)` returns (token_ids, logprob_rows): the response's token ids and, for each,
+    the log-distribution that predicted it under the given weights.
+    """
+    final = transcript[transcript["round"] == transcript["round"].max()]
+    n = len(adapters)
+    nll, pair_kl, base_kl = [], [], []
+    for _, g in final.groupby("problem_id"):
+        for r in g.sort_values("agent").to_dict("records"):
+            j = int(r["agent"])
+            messages = json.loads(r["prompt"])
+            ids, own = score(messages, r["response"], adapters[j])
+            if len(ids) == 0:
+                continue
+            base_kl.append(float(kl_rows(own, score(messages, r["response"], None)[1]).mean()))
+            for k in range(n):
+                if k == j:
+                    continue
+                _, other = score(messages, r["response"], adapters[k])
+                pair_kl.append(float(kl_rows(own, other).mean()))
+                if k == (j + 1) % n:  # the held-out critic that scores agent j's response
+                    nll.append(float(-other.gather(-1, ids[:, None]).mean()))
+    mean = lambda xs: float(np.mean(xs)) if xs else float("nan")  # noqa: E731
+    return {"heldout_nll": mean(nll), "pairwise_kl": mean(pair_kl), "kl_to_base": mean(base_kl)}
+
+
+class ModelScorer:
+    """`score` for likelihood_metrics: a base model with named LoRA adapters (PEFT), teacher-forced."""
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model, tokenizer
+        self.peft = hasattr(model, "peft_config")
+
+    @torch.no_grad()
+    def __call__(self, messages: list[dict], response: str, adapter: str | None):
+        from maft import prompts
+        from maft.chat import prompt_ids, render_ids
+
+        prompt = prompt_ids(self.tokenizer, messages)
+        full = render_ids(self.tokenizer, messages + [prompts.assistant(response)], add_generation_prompt=False)
+        if full[: len(prompt)] != prompt or len(full) <= len(prompt):
+            return torch.zeros(0, dtype=torch.long), torch.zeros(0, 1)
+        device = next(self.model.parameters()).device
+        x = torch.tensor([full], device=device)
+        extra = {"adapter_names": [adapter or "__base__"]} if self.peft else {}
+        logits = self.model(input_ids=x, **extra).logits[0, len(prompt) - 1: len(full) - 1]
+        return torch.tensor(full[len(prompt):]), torch.log_softmax(logits.float().cpu(), dim=-1)
+
+
+def hidden_state_embedder(model, tokenizer):
+    """Embeddings from a causal LM's last hidden layer, mean-pooled (the base model's own view)."""
+
+    @torch.no_grad()
+    def embed(texts: list[str]) -> np.ndarray:
+        out = []
+        device = next(model.parameters()).device
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        for t in texts:
+            ids = tokenizer(t or " ", return_tensors="pt", add_special_tokens=False)["input_ids"].to(device)
+            h = base(input_ids=ids, output_hidden_states=True).hidden_states[-1][0]
+            out.append(h.float().mean(0).cpu().numpy())
+        return np.stack(out)
+
+    return embed
