@@ -18,6 +18,7 @@ include: "rules/debate.smk"
 include: "rules/select.smk"
 include: "rules/finetune.smk"
 include: "rules/evaluate.smk"
+include: "rules/diversity.smk"
 include: "rules/report.smk"
 
 
@@ -25,4 +26,5 @@ rule all:
     default_target: True
     input:
         all_scores(),
+        all_diversity(),
         report_files(),

@@ -101,18 +101,33 @@ def previous_agent(w):
     return [f"{prefix(w)}/{w.method}/iter{i - 1}/agents/{w.role}-{w.agent}"]
 
 
+def final_round_seats(w):
+    """The weights that wrote each agent's final-round answer (critics, or generators for 1 round)."""
+    gens, crits = seats(w)
+    return crits if plan.method(config, w.method).rounds > 1 else gens
+
+
+def diversity_params(w):
+    return job_params(w, tie_break=config["debate"]["tie_break"], diversity=config["diversity"],
+                      model=model_def(w), generation={"device": config["generation"]["device"]})
+
+
 def score_params(w):
     return job_params(w, tie_break=config["debate"]["tie_break"])
 
 
-def all_scores():
+def all_scores(name="scores.json"):
     return [
-        f"{RES}/{mo}/{d}/{me}/iter{i}/scores.json"
+        f"{RES}/{mo}/{d}/{me}/iter{i}/{name}"
         for mo in config["models"]
         for d in config["datasets"]
         for me in config["methods"]
         for i in plan.iterations(config, me)
     ]
+
+
+def all_diversity():
+    return all_scores("diversity.json") if config["diversity"]["enabled"] else []
 
 
 def study_choices():

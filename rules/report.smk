@@ -1,6 +1,7 @@
 rule report:
     input:
-        all_scores(),
+        scores=all_scores(),
+        diversity=all_diversity(),
     output:
         csv=f"{RES}/report/scores.csv",
         md=f"{RES}/report/scores.md",
@@ -15,6 +16,6 @@ rule report:
     conda:
         ENV
     shell:
-        "python scripts/report.py --scores {input} --csv {output.csv} "
+        "python scripts/report.py --scores {input.scores} --diversity {input.diversity} --csv {output.csv} "
         "--md {output.md} --plot {output.plot} --report {output.report_md} --choices {params.choices:q} "
         "--benchmarks {params.benchmarks} --cost {output.cost} 2> {log}"

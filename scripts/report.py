@@ -8,6 +8,7 @@ from maft.report import collect, cost_table, markdown, plot_accuracy, report_mar
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--scores", nargs="+", required=True)
+p.add_argument("--diversity", nargs="*", default=[])
 p.add_argument("--csv", required=True)
 p.add_argument("--md", required=True)
 p.add_argument("--plot", required=True)
@@ -16,7 +17,7 @@ p.add_argument("--choices", required=True, type=json.loads)
 p.add_argument("--benchmarks", required=True, help="the run's benchmark folder (job wall times)")
 p.add_argument("--cost", required=True)
 args = p.parse_args()
-df = collect(args.scores)
+df = collect(args.scores, args.diversity)
 with atomic_path(args.csv) as tmp:
     df.to_csv(tmp, index=False)
 with atomic_path(args.md) as tmp:

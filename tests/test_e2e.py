@@ -144,3 +144,16 @@ def test_cost_table_counts_every_gpu_job(tiny_run):
     assert sorted(tests["iteration"]) == [0, 1, 2]
     assert (cost["gpu_hours"] > 0).all()
     assert cost["gpu_hours"].sum() == pytest.approx(cost["seconds"].sum() / 3600)  # 1 GPU per job in tiny
+
+
+def test_diversity_is_measured_for_every_iteration(tiny_run):
+    wd, _ = tiny_run
+    for i in range(L + 1):
+        d = json.loads((wd / CELL / f"iter{i}/diversity.json").read_text())
+        assert d["problems"] == P and 0 < d["consensus"] <= 1
+        assert d["embedding_dissimilarity"] >= 0 and d["heldout_nll"] > 0
+        if i == 0:  # every agent is the base model: no divergence
+            assert d["pairwise_kl"] == pytest.approx(0, abs=1e-6) and d["kl_to_base"] == pytest.approx(0, abs=1e-6)
+    table = pd.read_csv(wd / "results/tiny/report/scores.csv")
+    assert table["heldout_nll"].notna().all()
+    assert "Diversity" in (wd / "results/tiny/report/report.md").read_text()

@@ -122,3 +122,22 @@ def hidden_state_embedder(model, tokenizer):
         return np.stack(out)
 
     return embed
+
+
+def encoder_embedder(name: str):
+    """Mean-pooled encoder embeddings from a hub id or local path (T5-3B's encoder on a cluster, or a
+    sentence encoder such as all-MiniLM-L6-v2 offline)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(name)
+    model = AutoModel.from_pretrained(name).eval()
+    encoder = model.get_encoder() if hasattr(model, "get_encoder") else model
+
+    @torch.no_grad()
+    def embed(texts: list[str]) -> np.ndarray:
+        batch = tok([t or " " for t in texts], return_tensors="pt", padding=True, truncation=True, max_length=512)
+        h = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        mask = batch["attention_mask"][..., None].float()
+        return ((h * mask).sum(1) / mask.sum(1)).float().numpy()
+
+    return embed

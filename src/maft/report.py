@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -11,7 +12,17 @@ import pandas as pd
 _CELL = re.compile(r"(?P<model>[^/]+)/(?P<dataset>[^/]+)/(?P<method>[^/]+)/iter(?P<iter>\d+)/scores\.json$")
 
 
-def collect(score_files: list[str]) -> pd.DataFrame:
+DIVERSITY = ("embedding_dissimilarity", "heldout_nll", "pairwise_kl", "kl_to_base")
+
+
+def collect(score_files: list[str], diversity_files: list[str] = ()) -> pd.DataFrame:
+    """One row per (model, dataset, method, iteration): scores, and diversity where computed."""
+    diversity = {}
+    for f in diversity_files:
+        m = _CELL.search(str(f).replace("diversity.json", "scores.json"))
+        if m:
+            d = json.loads(Path(f).read_text())
+            diversity[(m["model"], m["dataset"], m["method"], int(m["iter"]))] = {k: d.get(k) for k in DIVERSITY}
     rows = []
     for f in score_files:
         m = _CELL.search(str(f))
@@ -28,8 +39,23 @@ def collect(score_files: list[str]) -> pd.DataFrame:
             "final_agent_accuracy": rounds.get(str(max(map(int, rounds))) if rounds else "0", {}).get(
                 "mean_agent_accuracy"),
             "config_digest": s.get("provenance", {}).get("config_digest"),
+            **diversity.get((m["model"], m["dataset"], m["method"], int(m["iter"])), {k: None for k in DIVERSITY}),
         })
     return pd.DataFrame(rows).sort_values(["model", "dataset", "method", "iteration"]).reset_index(drop=True)
+
+
+def _fmt(x, digits=3) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def diversity_markdown(df: pd.DataFrame) -> str:
+    lines = ["| model | dataset | method | iter | consensus | embedding dissimilarity | held-out NLL | pairwise KL | KL to base |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in df.itertuples():
+        lines.append(f"| {r.model} | {r.dataset} | {r.method} | {r.iteration} | {_fmt(r.consensus)} | "
+                     f"{_fmt(r.embedding_dissimilarity)} | {_fmt(r.heldout_nll)} | {_fmt(r.pairwise_kl)} | "
+                     f"{_fmt(r.kl_to_base)} |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown(df: pd.DataFrame) -> str:
@@ -98,7 +124,9 @@ def report_markdown(df: pd.DataFrame, choices: dict, cost: pd.DataFrame | None =
     for key in sorted(k for k in choices if k != "config_digest"):
         lines.append(f"| {key} | `{json.dumps(choices[key], sort_keys=True)}` |")
     lines += ["", "## Accuracy (final-round majority vote, test split; ± binomial s.e.; unparsed = wrong)", "",
-              markdown(df), "![accuracy](accuracy.png)", ""]
+              markdown(df), "![accuracy](accuracy.png)", "",
+              "## Diversity of the test responses (paper section 4.2; lower consensus = more diverse)", "",
+              diversity_markdown(df)]
     if cost is not None and len(cost):
         lines += ["## Cost (wall time of the jobs; GPU-hours = GPUs requested x wall time)", "",
                   "| model | dataset | method | iter | stage | jobs | seconds | GPU-hours |", "|---|---|---|---|---|---|---|---|"]

@@ -1,0 +1,52 @@
+"""Diversity metrics of one method's test debate at one iteration."""
+
+import numpy as np
+
+from maft import cli
+from maft.artifacts import provenance, read_parquet, write_json
+from maft.debate import TRANSCRIPT_COLUMNS
+from maft.diversity import (ModelScorer, consensus, embedding_dissimilarity, hidden_state_embedder,
+                            likelihood_metrics)
+from maft.generation import load_base_model, load_tokenizer
+
+p = cli.parser(__doc__)
+p.add_argument("--transcript", required=True)
+p.add_argument("--base", required=True)
+p.add_argument("--agents", nargs="+", required=True, help="final-round weights per agent: adapter dir or 'base'")
+p.add_argument("--out", required=True)
+args = p.parse_args()
+cli.setup(args)
+P, D = args.params, args.params["diversity"]
+transcript = read_parquet(args.transcript, TRANSCRIPT_COLUMNS, "transcript")
+ids = sorted(transcript["problem_id"].unique())
+keep = ids if D["problems"] is None else list(np.random.default_rng(P["seed"]).permutation(ids)[: D["problems"]])
+sample = transcript[transcript["problem_id"].isin(keep)]
+
+tokenizer = load_tokenizer(args.base, P["model"]["trust_remote_code"], P["model"]["chat_template"])
+model = load_base_model(args.base, P["generation"]["device"], "float32", P["model"]["trust_remote_code"])
+dirs = sorted({d for d in args.agents if d != "base"})
+if dirs:
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(model, dirs[0], adapter_name="a0")
+    for i, d in enumerate(dirs[1:], 1):
+        model.load_adapter(d, adapter_name=f"a{i}")
+    model.eval()
+name = {d: f"a{i}" for i, d in enumerate(dirs)}
+adapters = [None if d == "base" else name[d] for d in args.agents]
+
+if D["embedder"] == "base":
+    embed = hidden_state_embedder(model, tokenizer)
+else:
+    from maft.diversity import encoder_embedder
+
+    embed = encoder_embedder(D["embedder"])
+result = {
+    "problems": len(keep),
+    "consensus": consensus(transcript, P["answer"], P["tie_break"], P["seed"]),
+    "embedding_dissimilarity": embedding_dissimilarity(sample, embed),
+    "embedder": D["embedder"],
+}
+if len(args.agents) > 1:
+    result.update(likelihood_metrics(sample, ModelScorer(model, tokenizer), adapters))
+write_json({**result, "provenance": provenance(P)}, args.out)
