@@ -75,12 +75,19 @@ def job_params(wc, **extra):
     return json.dumps(out, sort_keys=True)
 
 
-def debate_params(w):
+def debate_params(w, split=None):
     m = plan.method(config, w.method)
     return job_params(
-        w, iteration=int(w.iter), split=w.split, model=model_def(w), sampling=config["sampling"],
+        w, iteration=int(w.iter), split=split or w.split, model=model_def(w), sampling=config["sampling"],
         generation=config["generation"], debate={"max_others": config["debate"]["max_others"]},
         method={"rounds": m.rounds, "summary": m.summary})
+
+
+def star_rationales(w):
+    """STaR's shards also need the rationalisations of the previous iteration's wrong answers."""
+    if plan.method(config, w.method).train != "star":
+        return []
+    return [f"{prefix(w)}/{w.method}/iter{int(w.iter) - 1}/rationales-train.parquet"]
 
 
 def selection_params(w):

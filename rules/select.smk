@@ -1,7 +1,8 @@
 rule select_shard:
     # Shards of iteration i come from the train debate of the agents after iteration i-1.
     input:
-        lambda w: f"{prefix(w)}/{w.method}/iter{int(w.iter) - 1}/debate-train.parquet",
+        transcript=lambda w: f"{prefix(w)}/{w.method}/iter{int(w.iter) - 1}/debate-train.parquet",
+        rationales=star_rationales,
     output:
         f"{RES}/{CELL}/shards/{{role}}-{{agent}}.parquet",
     params:
@@ -11,4 +12,5 @@ rule select_shard:
     conda:
         ENV
     shell:
-        "python scripts/select_shards.py --params {params.job:q} --transcript {input} --outputs {output} 2> {log}"
+        "python scripts/select_shards.py --params {params.job:q} --transcript {input.transcript} "
+        "--rationales {input.rationales} --outputs {output} 2> {log}"

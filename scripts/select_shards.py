@@ -4,11 +4,12 @@ from pathlib import Path
 
 from maft import cli
 from maft.artifacts import provenance, read_parquet, write_parquet
-from maft.debate import TRANSCRIPT_COLUMNS
-from maft.selection import SelectionSpec, per_agent_shards, pooled_shard
+from maft.debate import RATIONALE_COLUMNS, TRANSCRIPT_COLUMNS
+from maft.selection import SelectionSpec, per_agent_shards, pooled_shard, star_shard
 
 p = cli.parser(__doc__)
 p.add_argument("--transcript", required=True)
+p.add_argument("--rationales", nargs="*", default=[], help="STaR: rationalisations of the wrong answers")
 p.add_argument("--outputs", nargs="+", required=True, help="shard paths .../{role}-{agent}.parquet")
 args = p.parse_args()
 cli.setup(args)
@@ -16,7 +17,10 @@ P = args.params
 transcript = read_parquet(args.transcript, TRANSCRIPT_COLUMNS, "transcript")
 spec = SelectionSpec(kind=P["answer"], tie_break=P["tie_break"], critic_mix=P["critic_mix"], w=P["w"],
                      seed=P["seed"])
-if P.get("train") == "pooled":  # one model on every agent's answers that match the vote
+if P.get("train") == "star":  # the one method that reads gold answers while training
+    rationales = read_parquet(args.rationales[0], RATIONALE_COLUMNS, "rationales")
+    shards = {("generator", 0): star_shard(transcript, rationales, P["answer"])}
+elif P.get("train") == "pooled":  # one model on every agent's answers that match the vote
     shards = {("generator", 0): pooled_shard(transcript, spec)}
 else:
     shards = per_agent_shards(transcript, spec, critics="critic" in P["roles"])

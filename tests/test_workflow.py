@@ -124,3 +124,11 @@ def test_transfer_from_an_unknown_dataset_is_named(tmp_path):
     proc = snakemake("-n", "--configfile", cfg, check=False)
     assert proc.returncode != 0
     assert "transfer_from: 'mathh' is not a defined dataset" in proc.stdout + proc.stderr
+
+
+def test_star_plans_rationalisations_and_one_model(tmp_path):
+    cfg = tmp_path / "star.yaml"
+    cfg.write_text(yaml.safe_dump({"methods": ["star"]}))
+    counts = job_counts(snakemake("-n", "--quiet", "rules", "--configfile", cfg).stdout)
+    L = DEFAULT["iterations"]
+    assert counts["rationalize"] == L and counts["finetune"] == L and counts["select_shard"] == L

@@ -114,3 +114,31 @@ def run_debate(backend, problems: pd.DataFrame, spec: DebateSpec, seed_key: tupl
     df["round"] = df["round"].astype("int64")
     df["seed"] = df["seed"].astype("int64")
     return df.sort_values(["problem_id", "agent", "round"]).reset_index(drop=True)
+
+
+RATIONALE_COLUMNS = TRANSCRIPT_COLUMNS + ["question_prompt"]
+
+
+def rationalize(backend, transcript: pd.DataFrame, seat: Seat, seed_key: tuple, answer_kind: str = "integer") -> pd.DataFrame:
+    """STaR's second pass: re-ask every round-0 answer that is wrong per the gold answer, with the
+    gold answer as a hint. `question_prompt` keeps the hint-free prompt the example is trained on."""
+    from maft.answers import is_correct
+
+    template = prompts.template_for(answer_kind)
+    wrong = [r for r in transcript[transcript["round"] == 0].to_dict("records")
+             if not is_correct(r["answer"], r["reference"], answer_kind)]
+    reqs, rows = [], []
+    for r in wrong:
+        seed = derive_seed(*seed_key, r["problem_id"], r["agent"], "rationale")
+        messages = [prompts.user(prompts.generator_prompt(r["question"], hint=r["reference"], template=template))]
+        reqs.append(Request(messages, seed, seat.adapter))
+        rows.append({**{k: r[k] for k in ("problem_id", "question", "reference", "agent")}, "round": 0,
+                     "role": "generator", "model": seat.label, "prompt": json.dumps(messages, ensure_ascii=False),
+                     "summary": None, "seed": seed,
+                     "question_prompt": prompts.generator_prompt(r["question"], template=template)})
+    for row, text in zip(rows, backend.generate(reqs, desc="rationalize") if reqs else []):
+        row["response"], row["answer"] = text, extract_answer(text, answer_kind)
+    df = pd.DataFrame(rows, columns=RATIONALE_COLUMNS)
+    for col in ("agent", "round", "seed"):
+        df[col] = df[col].astype("int64")
+    return df

@@ -31,13 +31,13 @@ class Method:
     @property
     def roles(self) -> list[str]:
         """Roles that get finetuned: a pooled method trains one model, stored as generator-0."""
-        if self.train == "pooled":
+        if self.train in ("pooled", "star"):
             return ["generator"]
         return ["generator", "critic"] if self.critics and self.rounds > 1 else ["generator"]
 
     @property
     def trained_agents(self) -> int:
-        return 1 if self.train == "pooled" else self.agents
+        return 1 if self.train in ("pooled", "star") else self.agents
 
 
 def method(config: dict, name: str) -> Method:

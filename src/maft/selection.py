@@ -132,3 +132,21 @@ def pooled_shard(transcript: pd.DataFrame, spec: SelectionSpec) -> pd.DataFrame:
         if multi_round and critic_kind:
             examples.append(_example(last, "critic", critic_kind))
     return _frame(examples)
+
+
+def star_shard(transcript: pd.DataFrame, rationales: pd.DataFrame, kind: str = "integer") -> pd.DataFrame:
+    """STaR (Zelikman et al. 2022): round-0 answers that are correct per the GOLD answer, plus, for the
+    problems answered wrongly, the rationalisations (answers written with the gold answer as a hint)
+    that reach it. A rationalisation is trained without its hint, as STaR does. The only method that
+    reads gold answers while training."""
+    from maft.answers import is_correct
+
+    first = transcript[transcript["round"] == 0].sort_values(["problem_id", "agent"])
+    examples = [_example(r, "generator", "generator") for r in first.to_dict("records")
+                if is_correct(r["answer"], r["reference"], kind)]
+    for r in rationales.sort_values(["problem_id", "agent"]).to_dict("records"):
+        if is_correct(r["answer"], r["reference"], kind):
+            messages = [prompts.user(r["question_prompt"]), prompts.assistant(r["response"])]
+            examples.append({"problem_id": r["problem_id"], "agent": int(r["agent"]), "role": "generator",
+                             "kind": "rationalization", "messages": json.dumps(messages, ensure_ascii=False)})
+    return _frame(examples)
