@@ -8,6 +8,7 @@ and not on which other requests shared its batch. The vLLM backend lives in `maf
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,23 @@ def top_p_sample(logits: torch.Tensor, temperature: float, top_p: float, gens: l
     return order.gather(-1, pick).squeeze(-1)
 
 
+@contextlib.contextmanager
+def _adapter_rows(model, adapter_names: list[str] | None):
+    """Yield a forward function that applies adapter_names[i] to row i.
+
+    PEFT registers (and removes) the hooks that route rows to adapters on every forward call, which
+    walks all modules each time; for a decoding loop they are registered once per batch instead.
+    """
+    hooks = getattr(model, "_enable_peft_forward_hooks", None)
+    if adapter_names is None:
+        yield model
+    elif hooks is not None:
+        with hooks(adapter_names=adapter_names):
+            yield model.get_base_model()
+    else:  # a PEFT version without the context: pass the names with every call
+        yield lambda **kw: model(**kw, adapter_names=adapter_names)
+
+
 @torch.no_grad()
 def sample_batch(model, prompts: list[list[int]], seeds: list[int], sampling: Sampling, eos_ids: list[int],
                  pad_id: int, adapter_names: list[str] | None = None) -> list[list[int]]:
@@ -113,22 +131,22 @@ def sample_batch(model, prompts: list[list[int]], seeds: list[int], sampling: Sa
     ids, attn = ids.to(device), attn.to(device)
     pos = (attn.cumsum(-1) - 1).clamp(min=0)
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    extra = {"adapter_names": adapter_names} if adapter_names is not None else {}
     eos = torch.tensor(eos_ids, device=device)
-    out = model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True, **extra)
-    done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
-    new: list[torch.Tensor] = []
-    for _ in range(sampling.max_new_tokens):
-        nxt = top_p_sample(out.logits[:, -1, :], sampling.temperature, sampling.top_p, gens)
-        nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
-        new.append(nxt)
-        done |= torch.isin(nxt, eos)
-        if bool(done.all()):
-            break
-        attn = torch.cat([attn, torch.ones_like(attn[:, :1])], dim=1)
-        pos = pos[:, -1:] + 1
-        out = model(input_ids=nxt[:, None], attention_mask=attn, position_ids=pos,
-                    past_key_values=out.past_key_values, use_cache=True, **extra)
+    with _adapter_rows(model, adapter_names) as forward:
+        out = forward(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True)
+        done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
+        new: list[torch.Tensor] = []
+        for _ in range(sampling.max_new_tokens):
+            nxt = top_p_sample(out.logits[:, -1, :], sampling.temperature, sampling.top_p, gens)
+            nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
+            new.append(nxt)
+            done |= torch.isin(nxt, eos)
+            if bool(done.all()):
+                break
+            attn = torch.cat([attn, torch.ones_like(attn[:, :1])], dim=1)
+            pos = pos[:, -1:] + 1
+            out = forward(input_ids=nxt[:, None], attention_mask=attn, position_ids=pos,
+                          past_key_values=out.past_key_values, use_cache=True)
     rows = torch.stack(new, dim=1).tolist() if new else [[] for _ in prompts]
     result = []
     for row in rows:
