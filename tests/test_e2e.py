@@ -97,7 +97,7 @@ def test_forcing_one_iteration_reruns_only_what_follows(tiny_run):
     wd, _ = tiny_run
     target = f"{CELL}/iter2/debate-test.parquet"
     counts = job_counts(snakemake("-n", "--quiet", "rules", "--configfile", TINY, "-R", target, cwd=wd).stdout)
-    assert counts == {"debate": 1, "score": 1, "report": 1, "all": 1, "total": 4}
+    assert counts == {"debate": 1, "score": 1, "diversity": 1, "report": 1, "all": 1, "total": 5}
 
 
 def test_rerun_is_bit_identical(tiny_run):
@@ -150,7 +150,12 @@ def test_diversity_is_measured_for_every_iteration(tiny_run):
     wd, _ = tiny_run
     for i in range(L + 1):
         d = json.loads((wd / CELL / f"iter{i}/diversity.json").read_text())
-        assert d["problems"] == P and 0 < d["consensus"] <= 1
+        t = pd.read_parquet(wd / CELL / f"iter{i}/debate-test.parquet")
+        final = t[t["round"] == t["round"].max()]
+        # consensus, recomputed: the vote's share of agents (the largest group of equal answers)
+        want = final.groupby("problem_id")["answer"].apply(
+            lambda a: a.dropna().value_counts().max() / len(a) if a.notna().any() else 0.0).mean()
+        assert d["problems"] == P and d["consensus"] == pytest.approx(want)
         assert d["embedding_dissimilarity"] >= 0 and d["heldout_nll"] > 0
         if i == 0:  # every agent is the base model: no divergence
             assert d["pairwise_kl"] == pytest.approx(0, abs=1e-6) and d["kl_to_base"] == pytest.approx(0, abs=1e-6)

@@ -1,10 +1,18 @@
 """Workflow-level tests that need no model: lint, config validation, dry-run plans."""
 
+import functools
+import tempfile
+from pathlib import Path
+
 import yaml
 
-from conftest import ROOT, TINY, job_counts, snakemake
+import conftest
+from conftest import ROOT, TINY, copy_workflow, job_counts
 
 DEFAULT = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+# Plans are checked in a clean copy of the workflow: results already in the checkout would shrink them.
+WF = copy_workflow(Path(tempfile.mkdtemp(prefix="maft-workflow-")))
+snakemake = functools.partial(conftest.snakemake, cwd=WF)
 
 
 def test_lint_is_clean():
