@@ -3,7 +3,7 @@
 from maft import cli
 from maft.artifacts import provenance, read_parquet, write_parquet
 from maft.debate import DebateSpec, Seat, run_debate
-from maft.generation import Sampling, TransformersBackend
+from maft.generation import make_backend
 from maft.problems import PROBLEM_COLUMNS, validate_problems
 
 p = cli.parser(__doc__)
@@ -25,16 +25,8 @@ def seat(d: str) -> Seat:
     return Seat(None, "base") if d == "base" else Seat(name_of[d], d)
 
 
-m, G = P["method"], P["generation"]
-if G["backend"] == "vllm":
-    from maft.vllm_backend import VLLMBackend
-
-    backend = VLLMBackend(args.base, adapters, Sampling(**P["sampling"]), G.get("tensor_parallel_size"),
-                          G["dtype"], P["model"]["trust_remote_code"], P["model"]["chat_template"],
-                          G.get("gpu_memory_utilization", 0.9))
-else:
-    backend = TransformersBackend(args.base, adapters, Sampling(**P["sampling"]), G["batch_size"], G["device"],
-                                  G["dtype"], P["model"]["trust_remote_code"], P["model"]["chat_template"])
+m = P["method"]
+backend = make_backend(args.base, adapters, P)
 spec = DebateSpec([seat(d) for d in args.generators], [seat(d) for d in args.critics], m["rounds"],
                   summarize=m["summary"], max_others=P["debate"]["max_others"], answer_kind=P["answer"])
 transcript = run_debate(backend, problems, spec, (P["seed"], P["iteration"], P["split"]))

@@ -138,19 +138,13 @@ def test_llama3_style_template_mask(llama3, idx):
 
 
 @pytest.mark.parametrize("idx", range(0, len(CONVERSATIONS), 3))
-def test_mistral_style_template_mask(mistral, idx):
+@pytest.mark.parametrize("tok_name, head, end", [("mistral", "<s>[INST]", "</s>"), ("phi3", "<|user|>", "<|end|>")])
+def test_mistral_and_phi3_style_template_masks(tok_name, head, end, idx, request):
+    tok = request.getfixturevalue(tok_name)
     messages = CONVERSATIONS[idx]
-    ids, _ = assistant_mask(mistral, messages)
-    assert mistral.decode(ids[:2], skip_special_tokens=False) == "<s>[INST]"
-    _check_mask(mistral, messages, "</s>", strip=False)
-
-
-@pytest.mark.parametrize("idx", range(0, len(CONVERSATIONS), 3))
-def test_phi3_style_template_mask(phi3, idx):
-    messages = CONVERSATIONS[idx]
-    ids, _ = assistant_mask(phi3, messages)
-    assert phi3.decode(ids[:1], skip_special_tokens=False) == "<|user|>"
-    _check_mask(phi3, messages, "<|end|>", strip=False)
+    ids, _ = assistant_mask(tok, messages)
+    assert tok.decode(ids[:len(tok(head, add_special_tokens=False)["input_ids"])], skip_special_tokens=False) == head
+    _check_mask(tok, messages, end, strip=False)
 
 
 @pytest.mark.parametrize("tok_name", ["chatml", "llama3", "mistral", "phi3"])

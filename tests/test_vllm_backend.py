@@ -150,3 +150,15 @@ def test_vllm_smoke_on_gpu(tmp_path):
                           gpu_memory_utilization=0.3)
     out = backend.generate([Request([prompts.user("hi")], seed=s) for s in range(4)])
     assert len(out) == 4 and all(isinstance(t, str) for t in out)
+
+
+def test_job_parameters_choose_the_backend(fake_vllm, tmp_path):
+    from maft.generation import make_backend
+    from maft.vllm_backend import VLLMBackend
+
+    params = {"generation": {"backend": "vllm", "dtype": "auto", "tensor_parallel_size": 2},
+              "model": {"trust_remote_code": False, "chat_template": None},
+              "sampling": {"temperature": 1.0, "top_p": 0.9, "max_new_tokens": 8}}
+    backend = make_backend("base-model", adapters(tmp_path, [8]), params)
+    assert isinstance(backend, VLLMBackend)
+    assert fake_vllm.instances[-1].kwargs["tensor_parallel_size"] == 2

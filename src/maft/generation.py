@@ -208,3 +208,16 @@ class TransformersBackend:
             for i, toks in zip(idx, out):
                 texts[i] = self.tokenizer.decode(toks, skip_special_tokens=True)
         return texts  # type: ignore[return-value]
+
+
+def make_backend(base: str, adapters: dict[str, str], params: dict):
+    """The backend a job's parameters ask for (`generation.backend`), with its sampling settings."""
+    g, m = params["generation"], params["model"]
+    sampling = Sampling(**params["sampling"])
+    if g["backend"] == "vllm":
+        from maft.vllm_backend import VLLMBackend
+
+        return VLLMBackend(base, adapters, sampling, g.get("tensor_parallel_size"), g["dtype"],
+                           m["trust_remote_code"], m["chat_template"], g.get("gpu_memory_utilization", 0.9))
+    return TransformersBackend(base, adapters, sampling, g["batch_size"], g["device"], g["dtype"],
+                               m["trust_remote_code"], m["chat_template"])
