@@ -7,7 +7,7 @@ from maft.artifacts import provenance, read_parquet, write_json
 from maft.debate import TRANSCRIPT_COLUMNS
 from maft.diversity import (ModelScorer, consensus, embedding_dissimilarity, hidden_state_embedder,
                             likelihood_metrics)
-from maft.generation import load_base_model, load_tokenizer
+from maft.generation import load_base_model, load_tokenizer, with_adapters
 
 p = cli.parser(__doc__)
 p.add_argument("--transcript", required=True)
@@ -25,14 +25,8 @@ sample = transcript[transcript["problem_id"].isin(keep)]
 tokenizer = load_tokenizer(args.base, P["model"]["trust_remote_code"], P["model"]["chat_template"])
 model = load_base_model(args.base, P["generation"]["device"], "float32", P["model"]["trust_remote_code"])
 dirs = sorted({d for d in args.agents if d != "base"})
-if dirs:
-    from peft import PeftModel
-
-    model = PeftModel.from_pretrained(model, dirs[0], adapter_name="a0")
-    for i, d in enumerate(dirs[1:], 1):
-        model.load_adapter(d, adapter_name=f"a{i}")
-    model.eval()
 name = {d: f"a{i}" for i, d in enumerate(dirs)}
+model = with_adapters(model, {name[d]: d for d in dirs})
 adapters = [None if d == "base" else name[d] for d in args.agents]
 
 if D["embedder"] == "base":

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from maft import prompts
-from maft.answers import extract_answer
+from maft.answers import extract_answer, is_correct
 from maft.generation import Request
 from maft.seeds import derive_seed
 
@@ -122,8 +122,6 @@ RATIONALE_COLUMNS = TRANSCRIPT_COLUMNS + ["question_prompt"]
 def rationalize(backend, transcript: pd.DataFrame, seat: Seat, seed_key: tuple, answer_kind: str = "integer") -> pd.DataFrame:
     """STaR's second pass: re-ask every round-0 answer that is wrong per the gold answer, with the
     gold answer as a hint. `question_prompt` keeps the hint-free prompt the example is trained on."""
-    from maft.answers import is_correct
-
     template = prompts.template_for(answer_kind)
     wrong = [r for r in transcript[transcript["round"] == 0].to_dict("records")
              if not is_correct(r["answer"], r["reference"], answer_kind)]

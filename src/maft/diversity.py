@@ -23,12 +23,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from maft.voting import final_round_votes
+from maft.voting import final_round_votes, mean_agreement
 
 
 def consensus(transcript: pd.DataFrame, kind: str = "integer", tie_break: str = "random", seed: int = 0) -> float:
-    votes = final_round_votes(transcript, kind, tie_break, seed)
-    return float((votes["agree"] / votes["agents"]).mean()) if len(votes) else float("nan")
+    return mean_agreement(final_round_votes(transcript, kind, tie_break, seed))
 
 
 def cosine_dissimilarity(embeddings: np.ndarray) -> float:

@@ -169,6 +169,21 @@ def end_of_turn_ids(tokenizer, model) -> list[int]:
     return sorted(i for i in ids if i is not None)
 
 
+def with_adapters(model, adapters: dict[str, str]):
+    """`model` with every named LoRA adapter loaded (PEFT), ready for per-row `adapter_names`."""
+    if not adapters:
+        return model
+    from peft import PeftModel
+
+    names = list(adapters)
+    for name in names:
+        check_model_dir(adapters[name], tokenizer=False)
+    model = PeftModel.from_pretrained(model, adapters[names[0]], adapter_name=names[0])
+    for name in names[1:]:
+        model.load_adapter(adapters[name], adapter_name=name)
+    return model.eval()
+
+
 class TransformersBackend:
     """One shared base model plus named LoRA adapters; batches mix adapters row by row."""
 
@@ -178,16 +193,7 @@ class TransformersBackend:
         self.tokenizer = load_tokenizer(base, trust_remote_code, chat_template)
         model = load_base_model(base, device, dtype, trust_remote_code)
         self.adapters = dict(adapters or {})
-        if self.adapters:
-            from peft import PeftModel
-
-            names = list(self.adapters)
-            for name in names:
-                check_model_dir(self.adapters[name], tokenizer=False)
-            model = PeftModel.from_pretrained(model, self.adapters[names[0]], adapter_name=names[0])
-            for name in names[1:]:
-                model.load_adapter(self.adapters[name], adapter_name=name)
-            model.eval()
+        model = with_adapters(model, self.adapters)
         self.model = model
         self.sampling = sampling
         self.batch_size = batch_size

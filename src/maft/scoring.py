@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from maft.answers import is_correct, same_answer
-from maft.voting import final_round_votes
+from maft.voting import final_round_votes, mean_agreement
 
 
 def binomial(k: int, n: int) -> dict:
@@ -23,7 +23,7 @@ def score(transcript: pd.DataFrame, kind: str = "integer", tie_break: str = "ran
     out = binomial(sum(correct), len(votes))
     out["unparsed"] = unparsed
     out["drop_unparsed"] = binomial(sum(correct), len(votes) - unparsed)
-    out["consensus"] = float((votes["agree"] / votes["agents"]).mean()) if len(votes) else 0.0
+    out["consensus"] = mean_agreement(votes) if len(votes) else 0.0
     rounds = {}
     for rnd, g in transcript.groupby("round"):
         ok = [is_correct(a, r, kind) for a, r in zip(g["answer"], g["reference"])]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from maft import prompts
-from maft.answers import same_answer
+from maft.answers import is_correct, same_answer
 from maft.seeds import derive_seed
 from maft.voting import final_round_votes
 
@@ -139,8 +139,6 @@ def star_shard(transcript: pd.DataFrame, rationales: pd.DataFrame, kind: str = "
     problems answered wrongly, the rationalisations (answers written with the gold answer as a hint)
     that reach it. A rationalisation is trained without its hint, as STaR does. The only method that
     reads gold answers while training."""
-    from maft.answers import is_correct
-
     first = transcript[transcript["round"] == 0].sort_values(["problem_id", "agent"])
     examples = [_example(r, "generator", "generator") for r in first.to_dict("records")
                 if is_correct(r["answer"], r["reference"], kind)]

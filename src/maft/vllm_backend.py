@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from maft.chat import prompt_ids
-from maft.generation import END_OF_TURN, Request, Sampling
+from maft.generation import Request, Sampling, end_of_turn_ids
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,7 @@ class VLLMBackend:
             self.tokenizer.chat_template = chat_template
         self.lora = {name: LoRARequest(name, i + 1, path) for i, (name, path) in enumerate(self.adapters.items())}
         self.sampling = sampling
-        vocab = self.tokenizer.get_vocab()
-        self.stop_ids = sorted({self.tokenizer.eos_token_id, *(vocab[t] for t in END_OF_TURN if t in vocab)}
-                               - {None})
+        self.stop_ids = end_of_turn_ids(self.tokenizer, None)
 
     def params(self, r: Request):
         from vllm import SamplingParams

@@ -44,6 +44,11 @@ def majority_vote(answers: Sequence[str | None], kind: str = "integer", tie_brea
     raise ValueError(f"unknown tie_break {tie_break!r}; expected one of {TIE_BREAKS}")
 
 
+def mean_agreement(votes: pd.DataFrame) -> float:
+    """Consensus: the mean share of agents whose final answer is the vote (NaN without problems)."""
+    return float((votes["agree"] / votes["agents"]).mean()) if len(votes) else float("nan")
+
+
 def final_round_votes(transcript: pd.DataFrame, kind: str = "integer", tie_break: str = "random",
                       seed: int = 0) -> pd.DataFrame:
     """Per problem: the vote over the final round, how many agents agree with it and how many parsed."""
