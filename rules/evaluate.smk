@@ -7,6 +7,8 @@ rule score:
         job=score_params,
     log:
         f"{LOGS}/{CELL}/scores.log",
+    benchmark:
+        f"{BENCH}/{CELL}/scores.tsv"
     conda:
         ENV
     shell:

@@ -1,13 +1,30 @@
+# The study's report: tables, figures, the paper's claims checked, time per stage. Each table and figure is
+# also registered for `snakemake --report report.html` (captions in report/*.rst).
 rule report:
     input:
         scores=all_scores(),
         diversity=all_diversity(),
     output:
-        csv=f"{RES}/report/scores.csv",
+        csv=report(f"{RES}/report/scores.csv", caption="../report/scores.rst", category="Tables"),
         md=f"{RES}/report/scores.md",
         report_md=f"{RES}/report/report.md",
-        cost=f"{RES}/report/cost.csv",
+        cost=report(f"{RES}/report/cost.csv", caption="../report/cost.rst", category="Cost"),
         plot=report(f"{RES}/report/accuracy.png", caption="../report/accuracy.rst", category="Accuracy"),
+        table1_csv=report(f"{RES}/report/table1.csv", caption="../report/table1.rst", category="Tables"),
+        table1_md=f"{RES}/report/table1.md",
+        table2_csv=report(f"{RES}/report/table2.csv", caption="../report/table2.rst", category="Tables"),
+        table2_md=f"{RES}/report/table2.md",
+        claims=report(f"{RES}/report/claims.csv", caption="../report/claims.rst", category="Claims"),
+        stage_times=report(f"{RES}/report/stage_times.csv", caption="../report/stage_times.rst", category="Cost"),
+        fig_iterations=report(
+            f"{RES}/report/fig1_iterations.png", caption="../report/fig1_iterations.rst", category="Accuracy"
+        ),
+        fig_diversity=report(f"{RES}/report/diversity.png", caption="../report/diversity.rst", category="Diversity"),
+        fig_dissimilarity=report(
+            f"{RES}/report/dissimilarity_accuracy.png",
+            caption="../report/dissimilarity_accuracy.rst",
+            category="Diversity",
+        ),
     params:
         choices=lambda w: json.dumps(study_choices(), sort_keys=True),
         benchmarks=lambda w: BENCH,
@@ -18,4 +35,8 @@ rule report:
     shell:
         "python scripts/report.py --scores {input.scores} --diversity {input.diversity} --csv {output.csv} "
         "--md {output.md} --plot {output.plot} --report {output.report_md} --choices {params.choices:q} "
-        "--benchmarks {params.benchmarks} --cost {output.cost} 2> {log}"
+        "--benchmarks {params.benchmarks} --cost {output.cost} "
+        "--table1-csv {output.table1_csv} --table1-md {output.table1_md} "
+        "--table2-csv {output.table2_csv} --table2-md {output.table2_md} --claims {output.claims} "
+        "--stage-times {output.stage_times} --fig-iterations {output.fig_iterations} "
+        "--fig-diversity {output.fig_diversity} --fig-dissimilarity {output.fig_dissimilarity} 2> {log}"

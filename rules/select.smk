@@ -9,6 +9,8 @@ rule select_shard:
         job=selection_params,
     log:
         f"{LOGS}/{CELL}/shards/{{role}}-{{agent}}.log",
+    benchmark:
+        f"{BENCH}/{CELL}/shards/{{role}}-{{agent}}.tsv"
     conda:
         ENV
     shell:

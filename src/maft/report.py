@@ -22,7 +22,10 @@ def collect(score_files: list[str], diversity_files: list[str] = ()) -> pd.DataF
         m = _CELL.search(str(f).replace("diversity.json", "scores.json"))
         if m:
             d = json.loads(Path(f).read_text())
-            diversity[(m["model"], m["dataset"], m["method"], int(m["iter"]))] = {k: d.get(k) for k in DIVERSITY}
+            diversity[(m["model"], m["dataset"], m["method"], int(m["iter"]))] = {
+                **{k: d.get(k) for k in DIVERSITY}, "diversity_problems": d.get("problems"),
+                # standard errors, where a diversity file carries them (the claims use them over a bound)
+                **{f"{k}_stderr": d[f"{k}_stderr"] for k in DIVERSITY if f"{k}_stderr" in d}}
     rows = []
     for f in score_files:
         m = _CELL.search(str(f))
@@ -39,7 +42,8 @@ def collect(score_files: list[str], diversity_files: list[str] = ()) -> pd.DataF
             "final_agent_accuracy": rounds.get(str(max(map(int, rounds))) if rounds else "0", {}).get(
                 "mean_agent_accuracy"),
             "config_digest": s.get("provenance", {}).get("config_digest"),
-            **diversity.get((m["model"], m["dataset"], m["method"], int(m["iter"])), {k: None for k in DIVERSITY}),
+            **diversity.get((m["model"], m["dataset"], m["method"], int(m["iter"])),
+                            {k: None for k in (*DIVERSITY, "diversity_problems")}),
         })
     return pd.DataFrame(rows).sort_values(["model", "dataset", "method", "iteration"]).reset_index(drop=True)
 
@@ -68,26 +72,176 @@ def markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_accuracy(df: pd.DataFrame, path: str) -> None:
+# The paper's tables: rows = methods (its order and names), one column per model / dataset.
+TABLE1 = {"base": "Base", "majority": "Majority", "debate": "Debate", "star": "STaR",
+          "majority_ft": "Majority FT", "maft": "Multiagent FT (ours)"}
+TABLE2 = {"maft": "Multiagent FT (ours)", "maft_nosummary": "Multiagent FT w/o summary",
+          "maft_nocritic": "Multiagent FT w/o critic", "single_ft": "Single-agent FT",
+          "single_ft_nodebate": "Single-agent FT w/o debate", "majority_ft": "Majority FT"}
+
+
+def table_cells(df: pd.DataFrame, methods, iteration: int = 1) -> pd.DataFrame:
+    """One row per (method, model, dataset): the score after `iteration` finetunings (the paper's L=1),
+    or the last one before it; untrained methods have only iteration 0."""
+    picked = df[df["method"].isin(list(methods)) & (df["iteration"] <= iteration)]
+    if picked.empty:
+        return picked.assign(column=pd.Series(dtype=str))
+    last = picked.groupby(["model", "dataset", "method"])["iteration"].transform("max")
+    out = picked[picked["iteration"] == last].copy()
+    out["column"] = out["model"] + " / " + out["dataset"]
+    return out.reset_index(drop=True)
+
+
+def _columns(cells: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(cells.sort_values(["model", "dataset"])["column"]))
+
+
+def _cell(r) -> str:
+    return f"{100 * r.accuracy:.2f} ± {100 * r.stderr:.2f}"
+
+
+def paper_table(df: pd.DataFrame, labels: dict, iteration: int = 1) -> pd.DataFrame:
+    """The paper's layout: `method, label, iteration`, then "accuracy ± s.e." (%) per model / dataset."""
+    cells = table_cells(df, labels, iteration)
+    cols = _columns(cells)
+    rows = []
+    for method, label in labels.items():
+        mine = cells[cells["method"] == method]
+        if mine.empty:
+            continue  # absent from the run: absent from the table
+        row = {"method": method, "label": label,
+               "iteration": ",".join(str(i) for i in sorted(set(mine["iteration"])))}
+        row.update({c: "" for c in cols})
+        row.update({r.column: _cell(r) for r in mine.itertuples()})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["method", "label", "iteration", *cols])
+
+
+def paper_table_markdown(df: pd.DataFrame, labels: dict, iteration: int = 1) -> str:
+    """Markdown of paper_table; the best accuracy of each column in bold, as in the paper."""
+    table = paper_table(df, labels, iteration)
+    if table.empty:
+        return "_None of this table's methods (" + ", ".join(labels) + ") ran in this study._\n"
+    cells = table_cells(df, labels, iteration)
+    best = cells.groupby("column")["accuracy"].max()
+    cols = list(table.columns[3:])
+    lines = ["| method | iter | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for row in table.to_dict("records"):
+        out = []
+        for c in cols:
+            hit = cells[(cells["method"] == row["method"]) & (cells["column"] == c)]
+            bold = not hit.empty and hit["accuracy"].iloc[0] == best[c]
+            out.append(f"**{row[c]}**" if bold else (row[c] or "–"))
+        lines.append(f"| {row['label']} | {row['iteration']} | " + " | ".join(out) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = list(df.groupby(["model", "dataset"]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
-    for ax, ((model, dataset), g) in zip(axes[0], panels):
-        for method, h in g.groupby("method"):
-            ax.errorbar(h["iteration"], 100 * h["accuracy"], yerr=100 * h["stderr"], marker="o", capsize=3,
-                        label=method)
-        ax.set_title(f"{model} / {dataset}")
-        ax.set_xlabel("finetuning iteration")
-        ax.set_ylabel("accuracy (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    return plt
+
+
+def _panels(n: int, width: float = 5.0, height: float = 3.6):
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, max(n, 1), figsize=(width * max(n, 1), height), squeeze=False)
+    return plt, fig, axes[0]
+
+
+def _save(plt, fig, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120, format="png")
     plt.close(fig)
+
+
+def _placeholder(path: str, text: str) -> None:
+    """A declared figure whose data the run lacks still gets a file, saying why it is empty."""
+    plt, fig, axes = _panels(1, 6, 2.5)
+    axes[0].axis("off")
+    axes[0].text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    _save(plt, fig, path)
+
+
+def plot_iterations(df: pd.DataFrame, path: str, methods=("maft", "single_ft")) -> None:
+    """Figure 1: accuracy over finetuning iterations, maft vs single-agent FT, one panel per model / dataset."""
+    sub = df[df["method"].isin(methods)]
+    if sub.empty:
+        return _placeholder(path, f"Figure 1: none of {', '.join(methods)} ran in this study.")
+    panels = list(sub.groupby(["model", "dataset"]))
+    plt, fig, axes = _panels(len(panels))
+    for ax, ((model, dataset), g) in zip(axes, panels):
+        for method in methods:
+            h = g[g["method"] == method].sort_values("iteration")
+            if len(h):
+                ax.errorbar(h["iteration"], 100 * h["accuracy"], yerr=100 * h["stderr"], marker="o", capsize=3,
+                            label=method)
+        ax.set_title(f"{model} / {dataset}")
+        ax.set_xlabel("finetuning iteration")
+        ax.set_ylabel("accuracy (%)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    _save(plt, fig, path)
+
+
+DIVERSITY_PLOTS = {"consensus": "consensus (lower = more diverse)",
+                   "embedding_dissimilarity": "embedding dissimilarity",
+                   "heldout_nll": "held-out NLL", "pairwise_kl": "pairwise KL", "kl_to_base": "KL to base"}
+
+
+def _line_label(method: str, model: str, dataset: str, many: bool) -> str:
+    return f"{method} ({model}/{dataset})" if many else method
+
+
+def plot_diversity(df: pd.DataFrame, path: str) -> None:
+    """Figures 3, 6, 7: each diversity metric over iterations, one panel per metric, one line per method."""
+    metrics = [m for m in DIVERSITY_PLOTS if m in df and df[m].notna().any()]
+    if not metrics:
+        return _placeholder(path, "No diversity metric was computed in this study.")
+    many = df[["model", "dataset"]].drop_duplicates().shape[0] > 1
+    plt, fig, axes = _panels(len(metrics), 4.2)
+    for ax, metric in zip(axes, metrics):
+        for (model, dataset, method), h in df[df[metric].notna()].groupby(["model", "dataset", "method"]):
+            h = h.sort_values("iteration")
+            ax.plot(h["iteration"], h[metric], marker="o", label=_line_label(method, model, dataset, many))
+        ax.set_title(DIVERSITY_PLOTS[metric])
+        ax.set_xlabel("finetuning iteration")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    _save(plt, fig, path)
+
+
+def plot_dissimilarity_accuracy(df: pd.DataFrame, path: str) -> None:
+    """Figure 4: embedding dissimilarity against accuracy, one labelled point per (method, iteration)."""
+    sub = df[df["embedding_dissimilarity"].notna()] if "embedding_dissimilarity" in df else df.iloc[:0]
+    if sub.empty:
+        return _placeholder(path, "Embedding dissimilarity was not computed in this study.")
+    panels = list(sub.groupby(["model", "dataset"]))
+    plt, fig, axes = _panels(len(panels))
+    for ax, ((model, dataset), g) in zip(axes, panels):
+        for method, h in g.groupby("method"):
+            h = h.sort_values("iteration")
+            # a faint line joins one method's iterations: the trajectory the paper's Figure 4 shows
+            (line,) = ax.plot(h["embedding_dissimilarity"], 100 * h["accuracy"], alpha=0.3)
+            ax.scatter(h["embedding_dissimilarity"], 100 * h["accuracy"], color=line.get_color(), label=method)
+            for r in h.itertuples():
+                ax.annotate(f"{method}@{r.iteration}", (r.embedding_dissimilarity, 100 * r.accuracy),
+                            fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_title(f"{model} / {dataset}")
+        ax.set_xlabel("embedding dissimilarity")
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    _save(plt, fig, path)
+
+
+def plot_accuracy(df: pd.DataFrame, path: str) -> None:
+    """Accuracy over iterations of every method of the study."""
+    plot_iterations(df, path, methods=tuple(sorted(df["method"].unique())))
 
 
 _BENCH = re.compile(r"(?P<model>[^/]+)/(?P<dataset>[^/]+)/(?P<method>[^/]+)/iter(?P<iter>\d+)/"
@@ -117,16 +271,85 @@ def cost_table(bench_dir: str | Path, gpus: dict) -> pd.DataFrame:
     return out[cols]
 
 
-def report_markdown(df: pd.DataFrame, choices: dict, cost: pd.DataFrame | None = None) -> str:
+STAGES = ("pretrain", "data", "debate", "select", "finetune", "score", "diversity", "rationalize")
+
+
+def bench_stage(relative: str) -> str:
+    """The pipeline stage of a benchmark file, from its path under the run's benchmark folder
+    (rules/*.smk: base/{model}.tsv, {cell}/debate-{split}.tsv, {cell}/shards/..., {cell}/agents/..., ...)."""
+    parts = relative.split("/")
+    name = parts[-1]
+    if parts[0] == "base":
+        return "pretrain"
+    if parts[0] == "data":
+        return "data"
+    if len(parts) > 1 and parts[-2] in ("shards", "agents"):
+        return "select" if parts[-2] == "shards" else "finetune"
+    return {"scores.tsv": "score", "diversity.tsv": "diversity", "rationales-train.tsv": "rationalize"}.get(
+        name, "debate" if name.startswith("debate-") else "other")
+
+
+def read_benchmark(path: str | Path) -> tuple[float, float | None]:
+    """(wall s, CPU s) of one job; `repeat()` rows add up; CPU time is NA when the job ended before
+    Snakemake's first sample."""
+    t = pd.read_csv(path, sep="\t", na_values=["NA", "-"])
+    cpu = pd.to_numeric(t["cpu_time"], errors="coerce") if "cpu_time" in t else pd.Series(dtype=float)
+    return float(t["s"].sum()), (float(cpu.sum()) if cpu.notna().any() else None)
+
+
+def stage_times(bench_dir: str | Path) -> pd.DataFrame:
+    """Wall and CPU seconds per stage (jobs, sums) and a `total` row, from every benchmark TSV of a run."""
+    rows = []
+    root = Path(bench_dir)
+    for f in sorted(root.rglob("*.tsv")):
+        wall, cpu = read_benchmark(f)
+        rows.append({"stage": bench_stage(f.relative_to(root).as_posix()), "wall_s": wall, "cpu_s": cpu,
+                     "cpu_missing": cpu is None})
+    cols = ["stage", "jobs", "wall_s", "cpu_s", "jobs_without_cpu"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    df = pd.DataFrame(rows)
+    cpu_sum = lambda c: c.sum(min_count=1)  # noqa: E731 -- NaN, not 0, when no job of a stage was sampled
+    out = df.groupby("stage", as_index=False).agg(jobs=("wall_s", "size"), wall_s=("wall_s", "sum"),
+                                                  cpu_s=("cpu_s", cpu_sum), jobs_without_cpu=("cpu_missing", "sum"))
+    order = {s: i for i, s in enumerate(STAGES)}
+    out = out.sort_values("stage", key=lambda c: c.map(lambda s: order.get(s, len(order)))).reset_index(drop=True)
+    total = {"stage": "total", "jobs": out["jobs"].sum(), "wall_s": out["wall_s"].sum(),
+             "cpu_s": cpu_sum(out["cpu_s"]), "jobs_without_cpu": out["jobs_without_cpu"].sum()}
+    return pd.concat([out, pd.DataFrame([total])], ignore_index=True)[cols]
+
+
+def stage_times_markdown(times: pd.DataFrame) -> str:
+    if times.empty:
+        return "_No benchmark files were found for this run._\n"
+    lines = ["| stage | jobs | wall (s) | CPU (s) | jobs without CPU sample |", "|---|---|---|---|---|"]
+    for r in times.itertuples():
+        name = f"**{r.stage}**" if r.stage == "total" else r.stage
+        lines.append(f"| {name} | {r.jobs} | {r.wall_s:.1f} | {_fmt(r.cpu_s, 1)} | {r.jobs_without_cpu} |")
+    return "\n".join(lines) + "\n"
+
+
+def report_markdown(df: pd.DataFrame, choices: dict, cost: pd.DataFrame | None = None, *,
+                    claims_md: str | None = None, times: pd.DataFrame | None = None) -> str:
     """The study's report: the choices it made where the paper is silent, then the scores."""
     lines = ["# maft study report", "", f"Config digest: `{choices['config_digest']}`", "",
              "## Choices where the paper is silent", "", "| choice | value |", "|---|---|"]
     for key in sorted(k for k in choices if k != "config_digest"):
         lines.append(f"| {key} | `{json.dumps(choices[key], sort_keys=True)}` |")
-    lines += ["", "## Accuracy (final-round majority vote, test split; ± binomial s.e.; unparsed = wrong)", "",
+    lines += ["", "## Table 1: methods (accuracy % ± s.e.; trained methods after 1 finetuning iteration, "
+              "as in the paper; untrained methods at iteration 0)", "", paper_table_markdown(df, TABLE1),
+              "## Table 2: ablations (same layout)", "", paper_table_markdown(df, TABLE2)]
+    if claims_md is not None:
+        lines += ["## Claims of the paper, checked on this run", "", claims_md]
+    lines += ["## Accuracy (final-round majority vote, test split; ± binomial s.e.; unparsed = wrong)", "",
               markdown(df), "![accuracy](accuracy.png)", "",
+              "![Figure 1: maft vs single-agent FT over iterations](fig1_iterations.png)", "",
               "## Diversity of the test responses (paper section 4.2; lower consensus = more diverse)", "",
-              diversity_markdown(df)]
+              diversity_markdown(df), "![diversity over iterations](diversity.png)", "",
+              "![embedding dissimilarity vs accuracy](dissimilarity_accuracy.png)", ""]
+    if times is not None:
+        lines += ["## Time per stage (Snakemake benchmark files: wall and CPU seconds, summed over jobs)", "",
+                  stage_times_markdown(times)]
     if cost is not None and len(cost):
         lines += ["## Cost (wall time of the jobs; GPU-hours = GPUs requested x wall time)", "",
                   "| model | dataset | method | iter | stage | jobs | seconds | GPU-hours |", "|---|---|---|---|---|---|---|---|"]
