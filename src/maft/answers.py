@@ -26,6 +26,19 @@ from functools import lru_cache
 ANSWER_KINDS = ("integer", "text", "math", "number", "letter")
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_BRACE = re.compile(r"[{}]")
+
+
+def _brace_partners(text: str) -> dict[int, int]:
+    """Offset of every matched '{' -> offset of its '}' (one pass; unmatched braces are left out)."""
+    partner: dict[int, int] = {}
+    opened: list[int] = []
+    for m in _BRACE.finditer(text):
+        if m[0] == "{":
+            opened.append(m.start())
+        elif opened:  # a stray '}' before any '{' matches nothing
+            partner[opened.pop()] = m.start()
+    return partner
 
 
 def _last_boxed_at(text: str | None) -> tuple[int, str | None]:
@@ -33,18 +46,15 @@ def _last_boxed_at(text: str | None) -> tuple[int, str | None]:
     if not isinstance(text, str):
         return -1, None
     matches = list(_BOX.finditer(text))
+    if not matches:
+        return -1, None
+    # One global brace matching instead of a scan per box: a looping model can emit thousands of
+    # unclosed boxes, and re-scanning the rest of the text for each one is quadratic (minutes).
+    partner = _brace_partners(text)
     for m in reversed(matches):
-        start = m.end()
-        depth = 1
-        for i in range(start, len(text)):
-            ch = text[i]
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    content = text[start:i].strip()
-                    return m.start(), content or None
+        close = partner.get(m.end() - 1)
+        if close is not None:
+            return m.start(), text[m.end():close].strip() or None
         # unclosed brace: try an earlier box
     return -1, None
 

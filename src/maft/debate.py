@@ -44,6 +44,15 @@ class DebateSpec:
     max_others: int = 5
     answer_kind: str = "integer"
 
+    def __post_init__(self):
+        # The schema already bounds these; a spec built in code gets the same clear error.
+        if not self.generators:
+            raise ValueError("debate.agents: a debate needs at least one agent")
+        if self.rounds < 1:
+            raise ValueError(f"debate.rounds: {self.rounds} (a debate needs at least one round)")
+        if self.rounds > 1 and len(self.critics) != len(self.generators):
+            raise ValueError(f"debate: {len(self.generators)} generator(s) but {len(self.critics)} critic(s)")
+
     @property
     def agents(self) -> int:
         return len(self.generators)
@@ -54,6 +63,14 @@ def _others(prev: dict[int, str], n: int, rng: np.random.Generator, max_others: 
     keys = [k for k in sorted(prev) if k != n]
     rng.shuffle(keys)
     return [prev[k] for k in keys[:max_others]]
+
+
+def _generate(backend, reqs: list[Request], desc: str) -> list[str]:
+    """The backend's responses, one per request; anything else would silently drop transcript rows."""
+    out = list(backend.generate(reqs, desc=desc))
+    if len(out) != len(reqs):
+        raise RuntimeError(f"{desc}: the backend returned {len(out)} response(s) for {len(reqs)} request(s)")
+    return out
 
 
 def run_debate(backend, problems: pd.DataFrame, spec: DebateSpec, seed_key: tuple) -> pd.DataFrame:
@@ -81,7 +98,7 @@ def run_debate(backend, problems: pd.DataFrame, spec: DebateSpec, seed_key: tupl
                             spec.summarizer.adapter)
                     for k in keys
                 ]
-                for k, text in zip(keys, backend.generate(reqs, desc=f"round {rnd} summaries")):
+                for k, text in zip(keys, _generate(backend, reqs, f"round {rnd} summaries")):
                     summaries[k] = text
         keys, reqs, sent = [], [], []
         for p, prob in problems.iterrows():
@@ -96,7 +113,7 @@ def run_debate(backend, problems: pd.DataFrame, spec: DebateSpec, seed_key: tupl
                 keys.append((p, n, seed))
                 sent.append(messages)
                 reqs.append(Request(messages, seed, seats[n].adapter))
-        responses = backend.generate(reqs, desc=f"round {rnd} {role}s")
+        responses = _generate(backend, reqs, f"round {rnd} {role}s")
         prev = {p: {} for p in range(len(problems))}
         for (p, n, seed), messages, text in zip(keys, sent, responses):
             prob = problems.iloc[p]
@@ -134,7 +151,7 @@ def rationalize(backend, transcript: pd.DataFrame, seat: Seat, seed_key: tuple, 
                      "role": "generator", "model": seat.label, "prompt": json.dumps(messages, ensure_ascii=False),
                      "summary": None, "seed": seed,
                      "question_prompt": prompts.generator_prompt(r["question"], template=template)})
-    for row, text in zip(rows, backend.generate(reqs, desc="rationalize") if reqs else []):
+    for row, text in zip(rows, _generate(backend, reqs, "rationalize") if reqs else []):
         row["response"], row["answer"] = text, extract_answer(text, answer_kind)
     df = pd.DataFrame(rows, columns=RATIONALE_COLUMNS)
     for col in ("agent", "round", "seed"):

@@ -20,7 +20,7 @@ import pandas as pd
 from maft import prompts
 from maft.answers import is_correct, same_answer
 from maft.seeds import derive_seed
-from maft.voting import final_round_votes
+from maft.voting import TIE_BREAKS, check_transcript, final_round_votes
 
 SHARD_COLUMNS = ["problem_id", "agent", "role", "kind", "messages"]
 CRITIC_MIXES = ("official", "weight")
@@ -33,6 +33,16 @@ class SelectionSpec:
     critic_mix: str = "official"
     w: float = 2 / 3  # share of D^C- in the critic data when critic_mix == "weight"
     seed: int = 0
+
+    def __post_init__(self):
+        # Fail when the spec is made (in the job, naming the config key), not halfway through a shard.
+        if self.critic_mix not in CRITIC_MIXES:
+            raise ValueError(f"selection.critic_mix: unknown critic_mix {self.critic_mix!r}; "
+                             f"expected one of {CRITIC_MIXES}")
+        if self.tie_break not in TIE_BREAKS:
+            raise ValueError(f"debate.tie_break: unknown tie_break {self.tie_break!r}; expected one of {TIE_BREAKS}")
+        if not isinstance(self.w, (int, float)) or not 0 <= self.w <= 1:
+            raise ValueError(f"selection.w: {self.w!r} is not a share between 0 and 1")
 
 
 def _example(row: dict, role: str, kind: str) -> dict:
@@ -96,8 +106,8 @@ def _classify(first: dict, last: dict, vote: str, kind: str) -> tuple[bool, str 
 def per_agent_shards(transcript: pd.DataFrame, spec: SelectionSpec,
                      critics: bool = True) -> dict[tuple[str, int], pd.DataFrame]:
     """maft: one generator shard and (if critics) one critic shard per agent."""
+    multi_round = check_transcript(transcript) > 0
     agents = sorted(int(a) for a in transcript["agent"].unique())
-    multi_round = int(transcript["round"].max()) > 0
     gen: dict[int, list] = {n: [] for n in agents}
     crit: dict[str, dict[int, list]] = {"critic_corrected": {n: [] for n in agents},
                                         "critic_kept": {n: [] for n in agents}}
@@ -123,7 +133,7 @@ def pooled_shard(transcript: pd.DataFrame, spec: SelectionSpec) -> pd.DataFrame:
     that end at the vote are added as critic examples (all of them, no mixing), so that the single
     model learns both roles it plays in the debate.
     """
-    multi_round = int(transcript["round"].max()) > 0
+    multi_round = check_transcript(transcript) > 0
     examples = []
     for _, first, last, vote in trajectories(transcript, spec):
         first_ok, critic_kind = _classify(first, last, vote, spec.kind)

@@ -49,10 +49,58 @@ def mean_agreement(votes: pd.DataFrame) -> float:
     return float((votes["agree"] / votes["agents"]).mean()) if len(votes) else float("nan")
 
 
+def check_transcript(transcript: pd.DataFrame, source: str = "transcript", every_round: bool = True) -> int:
+    """The last round of a debate transcript, after checking its shape; raises naming the faulty row.
+
+    No (problem, agent, round) may appear twice, and with `every_round` (what the selection needs)
+    every (problem, agent) must have each round 0..last: a truncated, merged or hand-edited file
+    would otherwise shift votes silently or fail deep inside the selection. Voting alone only
+    reads the final round, so it accepts a transcript of that round.
+    """
+    _check_keys(transcript, source)
+    last = int(transcript["round"].max())
+    if every_round:
+        _check_every_round(transcript, last, source)
+    return last
+
+
+KEYS = ["problem_id", "agent", "round"]
+
+
+def _check_keys(transcript: pd.DataFrame, source: str) -> None:
+    missing = [c for c in KEYS + ["answer"] if c not in transcript.columns]
+    if missing:
+        raise ValueError(f"{source}: missing column(s) {missing}")
+    if len(transcript) == 0:
+        raise ValueError(f"{source}: no rows (an empty debate)")
+    for col in KEYS:
+        if transcript[col].isna().any():
+            row = int(np.flatnonzero(transcript[col].isna().to_numpy())[0])
+            raise ValueError(f"{source}: row {row} has no {col!r}")
+    if int(transcript["round"].min()) < 0:
+        raise ValueError(f"{source}: negative round {int(transcript['round'].min())}")
+    dup = transcript.duplicated(KEYS)
+    if dup.any():
+        r = transcript[dup].iloc[0]
+        raise ValueError(f"{source}: problem {r['problem_id']!r} agent {r['agent']} round {r['round']} appears twice")
+
+
+def _check_every_round(transcript: pd.DataFrame, last: int, source: str) -> None:
+    # without duplicates, last + 1 rows per (problem, agent) means exactly the rounds 0..last
+    counts = transcript.groupby(["problem_id", "agent"], sort=True).size()
+    short = counts[counts != last + 1]
+    if len(short):
+        pid, agent = short.index[0]
+        mine = (transcript["problem_id"] == pid) & (transcript["agent"] == agent)
+        have = sorted(int(x) for x in transcript.loc[mine, "round"])
+        raise ValueError(f"{source}: problem {pid!r} agent {agent} has rounds {have}, expected 0..{last} "
+                         "(a truncated or hand-edited transcript?)")
+
+
 def final_round_votes(transcript: pd.DataFrame, kind: str = "integer", tie_break: str = "random",
                       seed: int = 0) -> pd.DataFrame:
     """Per problem: the vote over the final round, how many agents agree with it and how many parsed."""
-    last = int(transcript["round"].max())
+    last = check_transcript(transcript, every_round=False)
     final = transcript[transcript["round"] == last]
     out = []
     for pid, g in final.groupby("problem_id", sort=True):
