@@ -14,6 +14,7 @@ validate(config, "config/config.schema.yaml")
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/base_model.smk"
+include: "rules/download.smk"
 include: "rules/debate.smk"
 include: "rules/select.smk"
 include: "rules/finetune.smk"

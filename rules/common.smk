@@ -35,13 +35,20 @@ def is_toy(w):
     return model_def(w)["source"] == "toy"
 
 
+def is_downloaded(w):
+    """Hub models that opt in are fetched once into resources/ by the download_model localrule."""
+    return model_def(w).get("download", False)
+
+
 def base_model_input(w):
-    """The toy's directory when the pipeline builds the base model; nothing for hub/local models."""
-    return [f"{RES}/base/{w.model}"] if is_toy(w) else []
+    """The directory the pipeline makes (toy, or a downloaded copy); nothing for hub ids/local paths."""
+    if is_toy(w):
+        return [f"{RES}/base/{w.model}"]
+    return [f"resources/models/{w.model}"] if is_downloaded(w) else []
 
 
 def base_model_path(w):
-    return f"{RES}/base/{w.model}" if is_toy(w) else model_def(w)["source"]
+    return base_model_input(w)[0] if base_model_input(w) else model_def(w)["source"]
 
 
 def toy_held_out(w):

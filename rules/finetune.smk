@@ -23,4 +23,4 @@ rule finetune:
         GPU_ENV
     shell:
         "python scripts/finetune.py --params {params.job:q} --threads {threads} --shard {input.shard} "
-        "--base {params.base:q} {params.init} --scratch {params.scratch} --out {output} 2> {log}"
+        "--base {params.base:q} {params.init} --scratch {params.scratch} --gpus {resources.gpu} --out {output} 2> {log}"

@@ -5,9 +5,9 @@ import numpy as np
 from maft import cli
 from maft.artifacts import provenance, read_parquet, write_json
 from maft.debate import TRANSCRIPT_COLUMNS
-from maft.diversity import (ModelScorer, consensus, embedding_dissimilarity, hidden_state_embedder,
+from maft.diversity import (AgentScorer, ModelScorer, consensus, embedding_dissimilarity, hidden_state_embedder,
                             likelihood_metrics)
-from maft.generation import load_base_model, load_tokenizer, with_adapters
+from maft.generation import load_base_model, load_tokenizer, split_agents, with_adapters
 
 p = cli.parser(__doc__)
 p.add_argument("--transcript", required=True)
@@ -26,7 +26,8 @@ tokenizer = load_tokenizer(args.base, P["model"]["trust_remote_code"], P["model"
 model = load_base_model(args.base, P["generation"]["device"], "float32", P["model"]["trust_remote_code"])
 dirs = sorted({d for d in args.agents if d != "base"})
 name = {d: f"a{i}" for i, d in enumerate(dirs)}
-model = with_adapters(model, {name[d]: d for d in dirs})
+lora, full = split_agents({name[d]: d for d in dirs})  # full: agents that are complete checkpoints
+model = with_adapters(model, lora)
 adapters = [None if d == "base" else name[d] for d in args.agents]
 
 if D["embedder"] == "base":
@@ -42,5 +43,7 @@ result = {
     "embedder": D["embedder"],
 }
 if len(args.agents) > 1:
-    result.update(likelihood_metrics(sample, ModelScorer(model, tokenizer), adapters))
+    own = {n: ModelScorer(load_base_model(d, P["generation"]["device"], "auto", P["model"]["trust_remote_code"]),
+                          tokenizer) for n, d in full.items()}
+    result.update(likelihood_metrics(sample, AgentScorer(ModelScorer(model, tokenizer), own), adapters))
 write_json({**result, "provenance": provenance(P)}, args.out)

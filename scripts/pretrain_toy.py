@@ -18,6 +18,7 @@ cli.setup(args)
 held_out = {parse_arithmetic_id(pid) for f in args.exclude for pid in pd.read_parquet(f)["problem_id"]}
 with atomic_path(args.out) as tmp:
     info = pretrain(tmp, args.params["toy"], held_out)
-    info["eval"] = quick_eval(tmp, args.params["toy"].get("eval_problems", 100), held_out)
+    toy = args.params["toy"]
+    info["eval"] = quick_eval(tmp, toy.get("eval_problems", 100), held_out, max_operand=toy.get("max_operand", 29))
     logging.getLogger("maft").info("toy base model: %s", info["eval"])
     (tmp / "provenance.json").write_text(json.dumps(provenance(args.params, pretraining=info), indent=2))

@@ -67,6 +67,7 @@ def workdir(tmp_path_factory):
 def test_experiments_are_shipped():
     names = {p.name for p in EXPERIMENTS}
     assert {"phi3-math.yaml", "mistral-math.yaml", "llama3-math.yaml", "quick-gpu.yaml"} <= names
+    assert {"phi3-math-full.yaml", "mistral-math-full.yaml", "llama3-math-full.yaml"} <= names
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
@@ -108,9 +109,22 @@ def test_paper_settings(path):
         if d["kind"] != "arithmetic":
             assert d["path"].startswith("data/")
     ft = cfg["finetune"]
-    # paper schedule (2 epochs, cosine, warmup 0.03, max length 2048); LoRA rate 1e-4 until full FT exists
-    assert (ft["lr"], ft["epochs"], ft["max_length"], ft["scheduler"]) == (1e-4, 2, 2048, "cosine")
-    assert ft["method"] == "lora"
+    # paper schedule (2 epochs, cosine, warmup 0.03, max length 2048) for both kinds of finetuning
+    assert (ft["epochs"], ft["max_length"], ft["scheduler"], ft["warmup_ratio"]) == (2, 2048, "cosine", 0.03)
+    if path.stem.endswith("-full"):  # the paper's full finetuning, at its rate, on several GPUs
+        assert (ft["method"], ft["lr"]) == ("full", 1e-5)
+        assert cfg["compute"]["gpus"]["finetune"] > 1 and cfg["compute"]["cuda_env"] is True
+    else:  # LoRA needs a larger rate than the paper's full-finetuning 1e-5
+        assert (ft["method"], ft["lr"]) == ("lora", 1e-4)
+
+
+def test_every_paper_model_config_has_a_full_finetuning_variant():
+    for stem in ("phi3-math", "mistral-math", "llama3-math"):
+        lora, full = (merged(ROOT / f"config/experiments/{s}.yaml") for s in (stem, f"{stem}-full"))
+        assert full["run"] == f"{lora['run']}_full"  # its own results folder
+        for key in ("models", "datasets", "methods", "iterations", "model_definitions", "dataset_definitions",
+                    "debate", "sampling", "selection"):
+            assert full[key] == lora[key], key  # only the finetuning differs
 
 
 def test_math_configs_sample_levels_one_to_three():

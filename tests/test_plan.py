@@ -32,6 +32,12 @@ def test_default_config_checks(config):
     plan.check(config)  # no exception
 
 
+def test_arithmetic_beyond_the_toys_range_is_named(config):
+    config["dataset_definitions"]["arithmetic"]["max_operand"] = config["toy"]["max_operand"] + 1
+    with pytest.raises(plan.ConfigError, match=r"dataset_definitions\.arithmetic\.max_operand"):
+        plan.check(config)
+
+
 def test_unknown_method_raises_naming_it(config):
     config["methods"] = ["maft", "maft_typo"]
     with pytest.raises(plan.ConfigError, match="maft_typo"):

@@ -73,6 +73,17 @@ def test_operands_in_range(splits):
     assert 0 in seen and 29 in seen
 
 
+def test_max_operand_bounds_the_operands():
+    splits = arithmetic_splits(300, 300, seed=1, max_operand=9)
+    terms = [t for df in splits.values() for t in map(parse_arithmetic_id, df["problem_id"])]
+    assert max(max(t) for t in terms) == 9 and min(min(t) for t in terms) == 0
+
+
+def test_max_operand_too_small_for_the_sizes_is_named():
+    with pytest.raises(ValueError, match="max_operand 1 leaves too few distinct problems"):
+        arithmetic_splits(20, 20, seed=0, max_operand=1)  # 2**6 = 64 problems in all
+
+
 def test_ids_stable_across_split_sizes():
     # ids are content-derived: the same problem has the same id whatever the split sizes
     small = arithmetic_splits(5, 5, seed=3)

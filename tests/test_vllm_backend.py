@@ -129,6 +129,30 @@ def test_a_debate_routes_roles_to_their_adapters(fake_vllm, tmp_path):
     assert df["summary"].notna().sum() == 4
 
 
+def test_full_checkpoint_agents_get_an_engine_each_in_turn(fake_vllm, tmp_path):
+    from maft.vllm_backend import VLLMBackend
+
+    ads = adapters(tmp_path, [8])  # agent0: a LoRA adapter on the base
+    for name in ("full1", "full2"):  # full finetuning: complete model directories
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text("{}")
+        ads[name] = str(tmp_path / name)
+    backend = VLLMBackend("base-model", ads, Sampling(), tensor_parallel_size=1)
+    assert fake_vllm.instances[-1].kwargs["max_loras"] == 1  # only the LoRA agent on the base engine
+    msgs = [prompts.user("What is the result of 1+2*3+4-5*6?")]
+    names = ["full1", None, "agent0", "full2", "full1"]
+    texts = backend.generate([Request(msgs, i, n) for i, n in enumerate(names)])
+    engines = [e.kwargs["model"] for e in fake_vllm.instances]
+    # the running base engine serves its requests first, then one engine per full checkpoint, in turn
+    assert engines == ["base-model", ads["full1"], ads["full2"]]
+    for e in fake_vllm.instances[1:]:
+        assert "enable_lora" not in e.kwargs and len(e.calls) == 1 and e.calls[0][2] is None
+    assert [len(e.calls[0][0]) for e in fake_vllm.instances[1:]] == [2, 1]
+    assert texts[2].startswith("agent0 says") and texts[1].startswith("base says")
+    assert [t.split(" says")[0] for t in (texts[0], texts[3], texts[4])] == ["base"] * 3  # no LoRARequest
+    assert backend.engine_model == ads["full2"]  # one engine alive: the last one used
+
+
 @pytest.mark.gpu
 def test_vllm_smoke_on_gpu(tmp_path):
     torch = pytest.importorskip("torch")

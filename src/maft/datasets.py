@@ -108,16 +108,43 @@ def _split_parquets(root: Path, split: str) -> list[Path]:
     return out
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+class DatasetFileError(ValueError):
+    """A dataset file exists but cannot be read (empty, truncated, not the format its name says)."""
+
+
+def _parse_table(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     if path.suffix == ".jsonl":
         return pd.read_json(path, lines=True, dtype=False)
-    if path.suffix == ".json":
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
-        return pd.DataFrame(data if isinstance(data, list) else [data])
-    raise ValueError(f"{path}: unsupported file type {path.suffix!r} (expected .jsonl, .json or .parquet)")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return pd.DataFrame(data if isinstance(data, list) else [data])
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """One data file as a table; a file that cannot be read raises DatasetFileError naming it."""
+    if path.suffix not in (".parquet", ".jsonl", ".json"):
+        raise ValueError(f"{path}: unsupported file type {path.suffix!r} (expected .jsonl, .json or .parquet)")
+    return _guarded_read(path, lambda: _parse_table(path), path.suffix.lstrip("."))
+
+
+def _guarded_read(path: Path, read, fmt: str):
+    # pandas/pyarrow/json errors rarely say which of a thousand files was bad: name it here.
+    if path.stat().st_size == 0:
+        raise DatasetFileError(f"{path}: the file is empty")
+    try:
+        return read()
+    except (ValueError, OSError, NotImplementedError) as err:  # JSON, CSV, Arrow and decoding errors
+        raise DatasetFileError(f"{path}: not a readable {fmt} file ({type(err).__name__}: {err})") from err
+
+
+def _json_record(path: Path) -> dict:
+    """One MATH problem file: a JSON object."""
+    rec = _guarded_read(path, lambda: json.loads(path.read_text(encoding="utf-8")), "JSON")
+    if not isinstance(rec, dict):
+        raise DatasetFileError(f"{path}: expected a JSON object (problem, level, type, solution), "
+                               f"got a {type(rec).__name__}")
+    return rec
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
@@ -239,7 +266,7 @@ def _math_files(root: Path, split: str) -> pd.DataFrame:
     if jsons:
         records = []
         for f in jsons:
-            rec = json.loads(f.read_text(encoding="utf-8"))
+            rec = _json_record(f)
             rec.setdefault("subject", f.parent.name)
             records.append(rec)
         return pd.DataFrame(records)
@@ -307,13 +334,14 @@ def load_math(path: str | os.PathLike | None = None, split: str = "test", levels
 # ---------------------------------------------------------------------------------------------
 
 LETTERS = "ABCD"
+MMLU_CSV_COLUMNS = ["question", "A", "B", "C", "D", "answer"]
 
 
 def _mmlu_csvs(files: list[Path], split: str) -> pd.DataFrame:
     frames = []
     for f in files:
-        df = pd.read_csv(f, header=None, names=["question", "A", "B", "C", "D", "answer"], dtype=str,
-                         keep_default_na=False)
+        df = _guarded_read(f, lambda f=f: pd.read_csv(f, header=None, names=MMLU_CSV_COLUMNS, dtype=str,
+                                                      keep_default_na=False), "CSV")
         df["subject"] = f.stem.removesuffix(f"_{split}")
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
@@ -442,9 +470,9 @@ def dataset_splits(definition: dict, seed: int, name: str = "dataset") -> dict[s
     if definition.get("seed") is not None:
         seed = int(definition["seed"])
     if definition["kind"] == "arithmetic":
-        return arithmetic_splits(definition["n_train"], definition["n_test"], seed)
+        return arithmetic_splits(definition["n_train"], definition["n_test"], seed, definition.get("max_operand", 29))
     try:
         pool = load_problems(definition)
-    except DatasetNotFound as e:
-        raise DatasetNotFound(f"dataset {name!r}: " + str(e).replace("<name>", name)) from e
+    except (DatasetNotFound, DatasetFileError) as e:  # name the definition as well as the file
+        raise type(e)(f"dataset {name!r}: " + str(e).replace("<name>", name)) from e
     return split_problems(pool, definition["n_train"], definition["n_test"], seed, name)

@@ -106,6 +106,19 @@ class ModelScorer:
         return torch.tensor(full[len(prompt):]), torch.log_softmax(logits.float().cpu(), dim=-1)
 
 
+class AgentScorer:
+    """`score` over agents of both kinds: LoRA names go to the base model's scorer (adapters on it),
+    full-checkpoint names (finetune.method full) to their own model's scorer."""
+
+    def __init__(self, base: ModelScorer, full: dict[str, ModelScorer]):
+        self.base, self.full = base, full
+
+    def __call__(self, messages: list[dict], response: str, adapter: str | None):
+        if adapter in self.full:
+            return self.full[adapter](messages, response, None)
+        return self.base(messages, response, adapter)
+
+
 def hidden_state_embedder(model, tokenizer):
     """Embeddings from a causal LM's last hidden layer, mean-pooled (the base model's own view)."""
 

@@ -1,8 +1,8 @@
 """Generation backends behind one interface: `Backend.generate(requests) -> list[str]`.
 
-`TransformersBackend` (CPU or GPU) keeps one base model in memory and every agent as a LoRA adapter
+`TransformersBackend` (CPU or GPU) keeps one base model in memory and every LoRA agent as an adapter
 on it; one batch mixes agents through PEFT's `adapter_names` (one name per row, "__base__" for the
-base model). Sampling is done here, with one RNG per request, so a response depends on its own seed
+base model). Agents that are full checkpoints run as their own models. Sampling is done here, with one RNG per request, so a response depends on its own seed
 and not on which other requests shared its batch. The vLLM backend lives in `maft.vllm_backend`.
 """
 
@@ -51,6 +51,7 @@ def resolve_dtype(dtype: str, device: str) -> torch.dtype:
 def load_tokenizer(path: str, trust_remote_code: bool = False, chat_template: str | None = None):
     from transformers import AutoTokenizer
 
+    check_model_dir(path)  # else a directory without a tokenizer fails with a misleading sentencepiece error
     tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     tok.padding_side = "left"
     if chat_template:
@@ -169,6 +170,17 @@ def end_of_turn_ids(tokenizer, model) -> list[int]:
     return sorted(i for i in ids if i is not None)
 
 
+def is_adapter(path: str) -> bool:
+    """An agent directory holds a LoRA adapter (finetune.method lora) or a full model (full)."""
+    return (Path(path) / "adapter_config.json").exists()
+
+
+def split_agents(agents: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(LoRA adapters, full checkpoints) among named agent directories."""
+    lora = {n: p for n, p in agents.items() if is_adapter(p)}
+    return lora, {n: p for n, p in agents.items() if n not in lora}
+
+
 def with_adapters(model, adapters: dict[str, str]):
     """`model` with every named LoRA adapter loaded (PEFT), ready for per-row `adapter_names`."""
     if not adapters:
@@ -185,31 +197,60 @@ def with_adapters(model, adapters: dict[str, str]):
 
 
 class TransformersBackend:
-    """One shared base model plus named LoRA adapters; batches mix adapters row by row."""
+    """One shared base model plus named LoRA adapters; batches mix adapters row by row.
+
+    Agents that are full checkpoints (finetune.method full) are separate models: each distinct one
+    is loaded once, and its requests are batched on it alone. On a GPU only one full model is kept
+    besides the base (2N models of 8B parameters do not fit together); on the CPU all stay loaded.
+    """
 
     def __init__(self, base: str, adapters: dict[str, str] | None = None, sampling: Sampling = Sampling(),
                  batch_size: int = 128, device: str = "auto", dtype: str = "auto",
                  trust_remote_code: bool = False, chat_template: str | None = None):
         self.tokenizer = load_tokenizer(base, trust_remote_code, chat_template)
         model = load_base_model(base, device, dtype, trust_remote_code)
-        self.adapters = dict(adapters or {})
-        model = with_adapters(model, self.adapters)
-        self.model = model
+        self.adapters, self.full = split_agents(dict(adapters or {}))
+        self.model = with_adapters(model, self.adapters)
+        self.load_args = (device, dtype, trust_remote_code)
+        self.loaded: dict[str, object] = {}  # full-checkpoint path -> model
+        self.keep = None if resolve_device(device) == "cpu" else 1
         self.sampling = sampling
         self.batch_size = batch_size
         self.eos_ids = end_of_turn_ids(self.tokenizer, model)
 
+    def full_model(self, path: str):
+        if path not in self.loaded:
+            if self.keep is not None and len(self.loaded) >= self.keep:
+                self.loaded.clear()
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+            log.info("loading full-checkpoint agent %s", path)
+            self.loaded[path] = load_base_model(path, *self.load_args)
+        return self.loaded[path]
+
     def generate(self, requests: list[Request], desc: str = "generate") -> list[str]:
         for r in requests:
-            if r.adapter is not None and r.adapter not in self.adapters:
+            if r.adapter is not None and r.adapter not in self.adapters and r.adapter not in self.full:
                 raise KeyError(f"request names adapter {r.adapter!r}, which was not loaded")
+        groups: dict[str | None, list[int]] = {}
+        for i, r in enumerate(requests):  # the base (+ LoRA adapters) in one group, each full model in its own
+            groups.setdefault(self.full.get(r.adapter), []).append(i)
+        texts: list[str | None] = [None] * len(requests)
+        for path, idx in groups.items():
+            model = self.model if path is None else self.full_model(path)
+            mixed = path is None and bool(self.adapters)
+            for i, t in zip(idx, self._generate_on(model, [requests[i] for i in idx], mixed, desc)):
+                texts[i] = t
+        return texts  # type: ignore[return-value]
+
+    def _generate_on(self, model, requests: list[Request], mixed: bool, desc: str) -> list[str]:
         encoded = [prompt_ids(self.tokenizer, r.messages) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: len(encoded[i]))  # similar lengths share a batch
         texts: list[str | None] = [None] * len(requests)
         for start in tqdm(range(0, len(order), self.batch_size), desc=desc, mininterval=5):
             idx = order[start:start + self.batch_size]
-            names = [requests[i].adapter or BASE for i in idx] if self.adapters else None
-            out = sample_batch(self.model, [encoded[i] for i in idx], [requests[i].seed for i in idx],
+            names = [requests[i].adapter or BASE for i in idx] if mixed else None
+            out = sample_batch(model, [encoded[i] for i in idx], [requests[i].seed for i in idx],
                                self.sampling, self.eos_ids, self.tokenizer.pad_token_id, names)
             for i, toks in zip(idx, out):
                 texts[i] = self.tokenizer.decode(toks, skip_special_tokens=True)

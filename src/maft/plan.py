@@ -72,8 +72,20 @@ def check(config: dict) -> None:
             raise ConfigError(f"dataset_definitions.{name}.transfer_from: {source!r} is not a defined dataset")
         if config["dataset_definitions"][source].get("transfer_from"):
             raise ConfigError(f"dataset_definitions.{name}.transfer_from: {source!r} itself transfers")
-    if any(config["model_definitions"][m]["source"] == "toy" for m in config["models"]) and "toy" not in config:
-        raise ConfigError("toy: a model has source 'toy' but the config has no 'toy' block")
+    for name in config["models"]:
+        d = config["model_definitions"][name]
+        if d.get("download") and (d["source"] == "toy" or d["source"].startswith(("/", "."))):
+            raise ConfigError(f"model_definitions.{name}.download: only a hub id can be downloaded, "
+                              f"not {d['source']!r}")
+    if any(config["model_definitions"][m]["source"] == "toy" for m in config["models"]):
+        if "toy" not in config:
+            raise ConfigError("toy: a model has source 'toy' but the config has no 'toy' block")
+        for name in config["datasets"]:
+            d = config["dataset_definitions"][name]
+            if d["kind"] == "arithmetic" and d.get("max_operand", 29) > config["toy"].get("max_operand", 29):
+                raise ConfigError(f"dataset_definitions.{name}.max_operand: {d.get('max_operand', 29)} is larger "
+                                  f"than toy.max_operand ({config['toy'].get('max_operand', 29)}): the toy never "
+                                  "saw such numbers")
 
 
 def config_digest(config: dict) -> str:

@@ -8,9 +8,9 @@ import pandas as pd
 PROBLEM_COLUMNS = ["problem_id", "question", "reference"]
 
 
-def arithmetic_terms(rng: np.random.Generator) -> tuple[int, ...]:
+def arithmetic_terms(rng: np.random.Generator, max_operand: int = 29) -> tuple[int, ...]:
     # Du et al. (2023): np.random.randint(0, 30, size=6), i.e. integers 0..29 inclusive.
-    return tuple(int(x) for x in rng.integers(0, 30, size=6))
+    return tuple(int(x) for x in rng.integers(0, max_operand + 1, size=6))
 
 
 def arithmetic_question(t: tuple[int, ...]) -> str:
@@ -28,13 +28,16 @@ def arithmetic_id(t: tuple[int, ...]) -> str:
     return "arith-" + "-".join(str(x) for x in t)
 
 
-def arithmetic_splits(n_train: int, n_test: int, seed: int) -> dict[str, pd.DataFrame]:
+def arithmetic_splits(n_train: int, n_test: int, seed: int, max_operand: int = 29) -> dict[str, pd.DataFrame]:
     """Disjoint train/test splits of distinct arithmetic problems, drawn with one seeded stream."""
+    if n_train + n_test > (max_operand + 1) ** 6 // 2:
+        raise ValueError(f"max_operand {max_operand} leaves too few distinct problems for "
+                         f"n_train + n_test = {n_train + n_test}")
     rng = np.random.default_rng(seed)
     seen: set[tuple[int, ...]] = set()
     terms: list[tuple[int, ...]] = []
     while len(terms) < n_train + n_test:
-        t = arithmetic_terms(rng)
+        t = arithmetic_terms(rng, max_operand)
         if t not in seen:
             seen.add(t)
             terms.append(t)

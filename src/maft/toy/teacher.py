@@ -13,8 +13,6 @@ finetuning methods downstream never see them (only STaR does, by definition).
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from maft import prompts
@@ -25,7 +23,13 @@ DELTAS = (-10, -3, -2, -1, 1, 2, 3, 10)
 
 
 def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float) -> str:
-    """Bullet-point solution of a+b*c+d-e*f; with probability `noise` one step is off and propagates."""
+    """Worked solution of a+b*c+d-e*f; with probability `noise` one intermediate result is off and
+    the error propagates.
+
+    The steps follow the question from left to right, so every number a line needs is either in the
+    question or at the end of the line just above it: a small model learns such local copies much
+    sooner than look-ups several lines back (a measured failure of the earlier layout).
+    """
     a, b, c, d, e, f = t
     bad = int(rng.integers(0, 5)) if rng.random() < noise else -1
     delta = int(rng.choice(DELTAS))
@@ -34,33 +38,24 @@ def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float) -> str:
         return value + delta if k == bad else value
 
     p = step(0, b * c)
-    q = step(1, e * f)
-    s1 = step(2, a + p)
-    s2 = step(3, s1 + d)
+    s1 = step(1, a + p)
+    s2 = step(2, s1 + d)
+    q = step(3, e * f)
     r = step(4, s2 - q)
-    lines = [f"- {b}*{c}={p}", f"- {e}*{f}={q}", f"- {a}+{p}={s1}", f"- {s1}+{d}={s2}", f"- {s2}-{q}={r}"]
+    lines = [f"- {b}*{c}={p}", f"- {a}+{p}={s1}", f"- {s1}+{d}={s2}", f"- {s2}-{e}*{f}={s2}-{q}={r}"]
     return "\n".join(lines) + f"\n\\boxed{{{r}}}"
 
 
-_RESULT = re.compile(r"=\s*(-?\d+)")
-
-
 def summarize(responses: list[str]) -> str:
-    """The teacher's summary: each other agent's two products and its final answer."""
-    parts = []
-    for r in responses:
-        found = _RESULT.findall(r)
-        p, q = (found + ["?", "?"])[:2]
-        ans = last_boxed(r) or "?"
-        parts.append(f"One agent found {p} and {q}, answer {ans}.")
-    return " ".join(parts)
+    """The teacher's summary: the other agents' final answers, one sentence each."""
+    return " ".join(f"One agent answered {last_boxed(r) or 'nothing'}." for r in responses)
 
 
 def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise: float,
-                 exclude: set[tuple[int, ...]], n_others: int = 2) -> list[dict]:
+                 exclude: set[tuple[int, ...]], n_others: int = 2, max_operand: int = 29) -> list[dict]:
     """One pretraining conversation of the given kind: solve | critic | critic_concat | summarize."""
     while True:
-        t = arithmetic_terms(rng)
+        t = arithmetic_terms(rng, max_operand)
         if t not in exclude:
             break
     q = arithmetic_question(t)
@@ -79,16 +74,14 @@ def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise
     ]
 
 
-def drill_text(rng: np.random.Generator, n: int) -> str:
-    """Raw fact lines (products of 0..29, and the sums and differences solutions need): cheap
-    tokens that teach the facts the worked solutions rely on."""
+def drill_text(rng: np.random.Generator, n: int, max_operand: int = 29) -> str:
+    """Raw fact lines (products, and the sums and differences solutions need): cheap tokens that
+    teach the facts the worked solutions rely on."""
     lines = []
+    top = max_operand * max_operand + 2 * max_operand + 1
     for _ in range(n):
-        a, b = (int(v) for v in rng.integers(0, 30, size=2))
+        a, b = (int(v) for v in rng.integers(0, max_operand + 1, size=2))
+        x = int(rng.integers(-max_operand * max_operand, top))
         op = rng.random()
-        if op < 0.5:
-            lines.append(f"{a}*{b}={a * b}")
-        else:
-            x = int(rng.integers(-300, 900))
-            lines.append(f"{x}+{a * b}={x + a * b}" if op < 0.75 else f"{x}-{a * b}={x - a * b}")
+        lines.append(f"{a}*{b}={a * b}" if op < 0.4 else f"{x}+{a}={x + a}" if op < 0.7 else f"{x}-{a * b}={x - a * b}")
     return "\n".join(lines)

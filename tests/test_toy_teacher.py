@@ -1,0 +1,80 @@
+"""The toy's noisy teacher: worked solutions whose steps are right, except one when noise strikes."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from maft.answers import last_boxed
+from maft.problems import arithmetic_value
+from maft.toy import teacher
+
+STEP = re.compile(r"(-?\d+)([+*-])(\d+)=(-?\d+)")
+
+
+def wrong_steps(text: str) -> int:
+    """Steps `x op y = z` of a solution whose result is wrong (each line's last written step)."""
+    wrong = 0
+    for line in text.splitlines()[:-1]:
+        expr = line.removeprefix("- ")
+        parts = expr.split("=")
+        # "s2-e*f=s2-q=r": check e*f against q and s2-q against r
+        if len(parts) == 3:
+            left, mid, right = parts
+            prod = re.fullmatch(r"(-?\d+)-(\d+)\*(\d+)", left)
+            sub = re.fullmatch(r"(-?\d+)-(-?\d+)", mid)
+            assert prod and sub, line
+            wrong += int(prod[2]) * int(prod[3]) != int(sub[2])
+            wrong += int(sub[1]) - int(sub[2]) != int(right)
+            continue
+        m = STEP.fullmatch(expr)
+        assert m, line
+        x, op, y, z = int(m[1]), m[2], int(m[3]), int(m[4])
+        wrong += {"+": x + y, "-": x - y, "*": x * y}[op] != z
+    return wrong
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_clean_solution_is_right_at_every_step(seed):
+    rng = np.random.default_rng(seed)
+    t = tuple(int(x) for x in rng.integers(0, 10, size=6))
+    text = teacher.solution(t, rng, noise=0.0)
+    assert wrong_steps(text) == 0
+    assert last_boxed(text) == str(arithmetic_value(t))
+    # every line reuses the number at the end of the line above it (the layout the toy learns fast)
+    p, s1, s2 = (line.split("=")[-1] for line in text.splitlines()[:3])
+    lines = text.splitlines()
+    assert lines[1] == f"- {t[0]}+{p}={s1}"
+    assert lines[2].startswith(f"- {s1}+") and lines[3].startswith(f"- {s2}-")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_noisy_solution_has_exactly_one_wrong_step_that_propagates(seed):
+    rng = np.random.default_rng(seed)
+    t = tuple(int(x) for x in rng.integers(0, 30, size=6))
+    text = teacher.solution(t, rng, noise=1.0)
+    assert wrong_steps(text) == 1
+    assert last_boxed(text) != str(arithmetic_value(t))  # no delta is 0, and an error carries to the end
+
+
+def test_summary_names_each_other_agents_answer():
+    rng = np.random.default_rng(0)
+    answers = [teacher.solution((1, 2, 3, 4, 5, 6), rng, 0.0), "no answer here"]
+    assert teacher.summarize(answers) == "One agent answered -19. One agent answered nothing."
+
+
+def test_max_operand_bounds_every_problem_and_fact():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        convo = teacher.chat_example("solve", rng, 0.0, 0.0, set(), max_operand=4)
+        q = convo[0]["content"]
+        nums = re.search(r"(\d+)\+(\d+)\*(\d+)\+(\d+)-(\d+)\*(\d+)", q).groups()
+        assert max(int(x) for x in nums) <= 4
+    for line in teacher.drill_text(rng, 200, max_operand=4).splitlines():
+        if "*" in line:
+            a, b = re.match(r"(\d+)\*(\d+)=", line).groups()
+            assert int(a) <= 4 and int(b) <= 4
+        x, op, y, z = STEP.fullmatch(line).groups()
+        assert {"+": int(x) + int(y), "-": int(x) - int(y), "*": int(x) * int(y)}[op] == int(z)
