@@ -8,7 +8,7 @@ from maft import claims
 from maft.artifacts import atomic_path
 from maft.report import (TABLE1, TABLE2, collect, cost_table, markdown, paper_table, paper_table_markdown,
                          plot_accuracy, plot_dissimilarity_accuracy, plot_diversity, plot_iterations,
-                         report_markdown, stage_times)
+                         provenance_markdown, report_markdown, stage_times)
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--scores", nargs="+", required=True)
@@ -58,4 +58,5 @@ cost = cost_table(args.benchmarks, args.choices.get("gpus", {}))
 write_csv(args.cost, cost)
 times = stage_times(args.benchmarks)
 write_csv(args.stage_times, times)
-write_text(args.report, report_markdown(df, args.choices, cost, claims_md=claims.markdown(verdicts), times=times))
+write_text(args.report, report_markdown(df, args.choices, cost, claims_md=claims.markdown(verdicts), times=times,
+                                        provenance_md=provenance_markdown(args.scores)))

@@ -264,7 +264,7 @@ def test_report_script_writes_every_output(tmp_path):
     assert list(pd.read_csv(out / "table1.csv")["method"]) == ["debate", "maft"]
     assert list(pd.read_csv(out / "stage_times.csv")["stage"]) == ["pretrain", "total"]
     text = (out / "report.md").read_text()
-    assert "## Claims" in text and "![Figure 1" in text
+    assert "## Claims" in text and "![Figure 1" in text and "## Provenance of the scores" in text
 
 
 def test_snakemake_report_html_registers_every_table_and_figure(tmp_path):
@@ -294,3 +294,19 @@ def test_snakemake_report_html_registers_every_table_and_figure(tmp_path):
         assert f"Adding {name} " in log, name
     assert (wd / "report.html").stat().st_size > 0
     assert list(pd.read_csv(res / "report/table1.csv")["method"]) == ["base", "debate"]
+
+
+def test_provenance_section_groups_scores_by_code_and_packages(tmp_path):
+    from maft.report import provenance_markdown
+
+    files = []
+    for method, code in (("maft", "abc"), ("debate", "abc"), ("base", "def+dirty")):
+        d = write_cell(tmp_path, "toy", "arithmetic", method, 0, 300)
+        s = json.loads((d / "scores.json").read_text())
+        s["provenance"] = {"code_version": code, "config_digest": "f00", "packages": {"torch": "2.13.0"},
+                           "params": {"seed": 0}}
+        (d / "scores.json").write_text(json.dumps(s))
+        files.append(str(d / "scores.json"))
+    rows = [line for line in provenance_markdown(files).splitlines() if line.startswith("| `")]
+    assert rows == ["| `abc` | `f00` | torch 2.13.0 | maft/iter0, debate/iter0 |",
+                    "| `def+dirty` | `f00` | torch 2.13.0 | base/iter0 |"]

@@ -78,3 +78,29 @@ def test_max_operand_bounds_every_problem_and_fact():
             assert int(a) <= 4 and int(b) <= 4
         x, op, y, z = STEP.fullmatch(line).groups()
         assert {"+": int(x) + int(y), "-": int(x) - int(y), "*": int(x) * int(y)}[op] == int(z)
+
+
+def test_critic_revision_follows_the_majority_or_keeps_its_own():
+    rng = np.random.default_rng(0)
+    own = teacher.solution((1, 2, 3, 4, 5, 6), rng, 1.0)  # a wrong answer
+    right = teacher.solution((1, 2, 3, 4, 5, 6), rng, 0.0)
+    lines = own.rsplit("\\boxed", 1)[0]
+    # two others agree on -19: the critic keeps its steps and ends at the majority answer
+    assert teacher.revision(own, [right, right]) == lines + "\\boxed{-19}"
+    # one other agrees with it: its own answer is the majority
+    assert teacher.revision(own, [right, own]) == own
+    # a 1-1-1 split or unparsable others: no majority, the teacher re-solves instead
+    assert teacher.revision(own, [right, "no answer"]) is None
+    assert teacher.revision(own, ["x", "y"]) is None
+
+
+def test_critic_turn_in_pretraining_ends_at_the_majority_when_there_is_one():
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        convo = teacher.chat_example("critic_concat", rng, 0.6, 0.2, set(), n_others=2, max_operand=9)
+        own, final = convo[1]["content"], convo[3]["content"]
+        others = re.findall(r"\\boxed\{(-?\d+)\}", convo[2]["content"])
+        answers = [last_boxed(own)] + others
+        shared = [a for a in answers if answers.count(a) >= 2]
+        if shared:
+            assert last_boxed(final) == shared[0]

@@ -329,8 +329,26 @@ def stage_times_markdown(times: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def provenance_markdown(score_files: list[str]) -> str:
+    """Which code, packages and config made the scores: one row per distinct provenance, with the
+    cells it covers (more than one row means the scores mix code or package versions)."""
+    groups: dict[str, list[str]] = {}
+    for f in score_files:
+        prov = json.loads(Path(f).read_text()).get("provenance", {})
+        m = _CELL.search(str(f))
+        key = json.dumps({k: prov.get(k) for k in ("code_version", "config_digest", "packages")}, sort_keys=True)
+        groups.setdefault(key, []).append(f"{m['method']}/iter{m['iter']}" if m else str(f))
+    lines = ["| code version | config digest | packages | scores |", "|---|---|---|---|"]
+    for key, cells in groups.items():
+        prov = json.loads(key)
+        packages = ", ".join(f"{k} {v}" for k, v in sorted((prov["packages"] or {}).items()))
+        lines.append(f"| `{prov['code_version']}` | `{prov['config_digest']}` | {packages} | {', '.join(cells)} |")
+    return "\n".join(lines) + "\n\n`python scripts/provenance.py <artifact>` prints the full record of any file.\n"
+
+
 def report_markdown(df: pd.DataFrame, choices: dict, cost: pd.DataFrame | None = None, *,
-                    claims_md: str | None = None, times: pd.DataFrame | None = None) -> str:
+                    claims_md: str | None = None, times: pd.DataFrame | None = None,
+                    provenance_md: str | None = None) -> str:
     """The study's report: the choices it made where the paper is silent, then the scores."""
     lines = ["# maft study report", "", f"Config digest: `{choices['config_digest']}`", "",
              "## Choices where the paper is silent", "", "| choice | value |", "|---|---|"]
@@ -357,4 +375,6 @@ def report_markdown(df: pd.DataFrame, choices: dict, cost: pd.DataFrame | None =
             lines.append(f"| {r.model} | {r.dataset} | {r.method} | {r.iteration} | {r.stage} | {r.jobs} | "
                          f"{r.seconds:.0f} | {r.gpu_hours:.3f} |")
         lines.append("")
+    if provenance_md is not None:
+        lines += ["## Provenance of the scores", "", provenance_md]
     return "\n".join(lines)

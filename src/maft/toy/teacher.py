@@ -70,8 +70,27 @@ def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise
         prompts.user(prompts.generator_prompt(q)),
         prompts.assistant(own),
         prompts.user(prompts.critic_prompt(q, others, summary)),
-        prompts.assistant(solution(t, rng, critic_noise)),
+        prompts.assistant(revision(own, others) or solution(t, rng, critic_noise)),
     ]
+
+
+def revision(own: str, others: list[str]) -> str | None:
+    """The teacher's critic turn when two or more agents agree: its own steps again, ending at the
+    answer most agents reached (its own when no other answer is more common). None when all answers
+    differ: the critic then solves the problem again (with the critics' lower noise).
+
+    Copying its own lines is easy for a small model, where re-solving far from the question in a long
+    context made its critics worse than its generators (measured); following the majority is what
+    makes the other agents' answers, and a summary of them, carry signal.
+    """
+    mine = last_boxed(own)
+    answers = [mine] + [last_boxed(r) for r in others]
+    counts = {a: answers.count(a) for a in answers if a is not None}
+    best = max(counts.values(), default=0)
+    if best < 2:
+        return None
+    final = mine if counts.get(mine, 0) == best else next(a for a in answers if counts.get(a) == best)
+    return own.rsplit("\\boxed", 1)[0] + f"\\boxed{{{final}}}"
 
 
 def drill_text(rng: np.random.Generator, n: int, max_operand: int = 29) -> str:
