@@ -21,7 +21,7 @@ import yaml
 
 from maft.debate import DebateSpec, Seat, run_debate
 from maft.generation import Sampling, TransformersBackend
-from maft.problems import arithmetic_splits
+from maft.problems import arithmetic_splits, max_operand
 from maft.scoring import score
 from maft.toy.model import pretrain, quick_eval
 
@@ -47,7 +47,7 @@ def main() -> None:
     for item in args.set:
         key, value = item.split("=", 1)
         cfg[key] = yaml.safe_load(value)
-    hi = cfg.get("max_operand", 29)
+    hi = max_operand(cfg)
     with tempfile.TemporaryDirectory() as out:
         t0 = time.time()
         info = pretrain(out, cfg)

@@ -11,6 +11,7 @@ plan.check(config)
 RES = f"results/{config['run']}"
 LOGS = f"logs/{config['run']}"
 BENCH = f"benchmarks/{config['run']}"
+MODELS = "resources/models"  # hub models downloaded once (download: true), shared by every run
 CELL = "{model}/{dataset}/{method}/iter{iter}"  # one method's agents after `iter` finetunings
 ENV = "../envs/maft-cpu.yaml"
 # GPU rules (debate, finetune) use the CUDA environment when the study asks for it.
@@ -44,7 +45,7 @@ def base_model_input(w):
     """The directory the pipeline makes (toy, or a downloaded copy); nothing for hub ids/local paths."""
     if is_toy(w):
         return [f"{RES}/base/{w.model}"]
-    return [f"resources/models/{w.model}"] if is_downloaded(w) else []
+    return [f"{MODELS}/{w.model}"] if is_downloaded(w) else []
 
 
 def base_model_path(w):

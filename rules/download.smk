@@ -6,7 +6,7 @@ localrules:
 
 rule download_model:
     output:
-        directory("resources/models/{model}"),
+        directory(f"{MODELS}/{{model}}"),
     params:
         job=lambda w: json.dumps({"model": {"source": model_def(w)["source"]}}),
     log:

@@ -7,7 +7,7 @@ import pandas as pd
 
 from maft import cli
 from maft.artifacts import atomic_path, provenance
-from maft.problems import parse_arithmetic_id
+from maft.problems import max_operand, parse_arithmetic_id
 from maft.toy.model import pretrain, quick_eval
 
 p = cli.parser(__doc__)
@@ -19,6 +19,6 @@ held_out = {parse_arithmetic_id(pid) for f in args.exclude for pid in pd.read_pa
 with atomic_path(args.out) as tmp:
     info = pretrain(tmp, args.params["toy"], held_out)
     toy = args.params["toy"]
-    info["eval"] = quick_eval(tmp, toy.get("eval_problems", 100), held_out, max_operand=toy.get("max_operand", 29))
+    info["eval"] = quick_eval(tmp, toy.get("eval_problems", 100), held_out, max_operand=max_operand(toy))
     logging.getLogger("maft").info("toy base model: %s", info["eval"])
     (tmp / "provenance.json").write_text(json.dumps(provenance(args.params, pretraining=info), indent=2))

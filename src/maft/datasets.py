@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from maft.answers import last_boxed
-from maft.problems import arithmetic_splits, assert_disjoint, validate_problems
+from maft.problems import arithmetic_splits, assert_disjoint, max_operand, validate_problems
 from maft.prompts import mmlu_question
 
 log = logging.getLogger("maft.datasets")
@@ -470,7 +470,7 @@ def dataset_splits(definition: dict, seed: int, name: str = "dataset") -> dict[s
     if definition.get("seed") is not None:
         seed = int(definition["seed"])
     if definition["kind"] == "arithmetic":
-        return arithmetic_splits(definition["n_train"], definition["n_test"], seed, definition.get("max_operand", 29))
+        return arithmetic_splits(definition["n_train"], definition["n_test"], seed, max_operand(definition))
     try:
         pool = load_problems(definition)
     except (DatasetNotFound, DatasetFileError) as e:  # name the definition as well as the file

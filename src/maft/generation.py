@@ -2,8 +2,9 @@
 
 `TransformersBackend` (CPU or GPU) keeps one base model in memory and every LoRA agent as an adapter
 on it; one batch mixes agents through PEFT's `adapter_names` (one name per row, "__base__" for the
-base model). Agents that are full checkpoints run as their own models. Sampling is done here, with one RNG per request, so a response depends on its own seed
-and not on which other requests shared its batch. The vLLM backend lives in `maft.vllm_backend`.
+base model). Agents that are full checkpoints run as their own models. Sampling is done here, with
+one RNG per request, so a response depends on its own seed and not on which other requests shared
+its batch. The vLLM backend lives in `maft.vllm_backend`.
 """
 
 from __future__ import annotations
@@ -181,6 +182,24 @@ def split_agents(agents: dict[str, str]) -> tuple[dict[str, str], dict[str, str]
     return lora, {n: p for n, p in agents.items() if n not in lora}
 
 
+def generate_by_model(requests: list[Request], known: set[str], model_of, run, first=None) -> list[str]:
+    """Responses in request order, generated one group at a time: the requests that one model serves
+    (`model_of(request)`) go through `run(model, requests)` together; `first`'s group runs first.
+    Both backends route full-checkpoint agents this way, and the base with its adapters as one group."""
+    for r in requests:
+        if r.adapter is not None and r.adapter not in known:
+            raise KeyError(f"request names adapter {r.adapter!r}, which was not loaded")
+    groups: dict = {}
+    for i, r in enumerate(requests):
+        groups.setdefault(model_of(r), []).append(i)
+    texts: list[str | None] = [None] * len(requests)
+    for model in sorted(groups, key=lambda m: m != first):  # stable: otherwise in order of appearance
+        idx = groups[model]
+        for i, text in zip(idx, run(model, [requests[i] for i in idx])):
+            texts[i] = text
+    return texts  # type: ignore[return-value]
+
+
 def with_adapters(model, adapters: dict[str, str]):
     """`model` with every named LoRA adapter loaded (PEFT), ready for per-row `adapter_names`."""
     if not adapters:
@@ -229,21 +248,13 @@ class TransformersBackend:
         return self.loaded[path]
 
     def generate(self, requests: list[Request], desc: str = "generate") -> list[str]:
-        for r in requests:
-            if r.adapter is not None and r.adapter not in self.adapters and r.adapter not in self.full:
-                raise KeyError(f"request names adapter {r.adapter!r}, which was not loaded")
-        groups: dict[str | None, list[int]] = {}
-        for i, r in enumerate(requests):  # the base (+ LoRA adapters) in one group, each full model in its own
-            groups.setdefault(self.full.get(r.adapter), []).append(i)
-        texts: list[str | None] = [None] * len(requests)
-        for path, idx in groups.items():
-            model = self.model if path is None else self.full_model(path)
-            mixed = path is None and bool(self.adapters)
-            for i, t in zip(idx, self._generate_on(model, [requests[i] for i in idx], mixed, desc)):
-                texts[i] = t
-        return texts  # type: ignore[return-value]
+        # group None: the base with the LoRA adapters; each full checkpoint is a group of its own
+        return generate_by_model(requests, set(self.adapters) | set(self.full), lambda r: self.full.get(r.adapter),
+                                 lambda path, reqs: self._generate_on(path, reqs, desc))
 
-    def _generate_on(self, model, requests: list[Request], mixed: bool, desc: str) -> list[str]:
+    def _generate_on(self, path: str | None, requests: list[Request], desc: str) -> list[str]:
+        model = self.model if path is None else self.full_model(path)
+        mixed = path is None and bool(self.adapters)
         encoded = [prompt_ids(self.tokenizer, r.messages) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: len(encoded[i]))  # similar lengths share a batch
         texts: list[str | None] = [None] * len(requests)

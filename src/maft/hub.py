@@ -22,11 +22,6 @@ class ModelDownloadError(RuntimeError):
     """The hub could not be reached (or refused the model); the message says what to do."""
 
 
-def local_model_dir(model: str) -> str:
-    """Where the download rule puts model_definitions.<model> (shared by every run)."""
-    return f"resources/models/{model}"
-
-
 def download_message(repo_id: str, out_dir: str, reason: str) -> str:
     return (
         f"could not download model {repo_id!r} from the Hugging Face hub ({reason}).\n"

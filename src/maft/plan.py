@@ -80,12 +80,14 @@ def check(config: dict) -> None:
     if any(config["model_definitions"][m]["source"] == "toy" for m in config["models"]):
         if "toy" not in config:
             raise ConfigError("toy: a model has source 'toy' but the config has no 'toy' block")
+        from maft.problems import max_operand
+
+        toy_range = max_operand(config["toy"])
         for name in config["datasets"]:
             d = config["dataset_definitions"][name]
-            if d["kind"] == "arithmetic" and d.get("max_operand", 29) > config["toy"].get("max_operand", 29):
-                raise ConfigError(f"dataset_definitions.{name}.max_operand: {d.get('max_operand', 29)} is larger "
-                                  f"than toy.max_operand ({config['toy'].get('max_operand', 29)}): the toy never "
-                                  "saw such numbers")
+            if d["kind"] == "arithmetic" and max_operand(d) > toy_range:
+                raise ConfigError(f"dataset_definitions.{name}.max_operand: {max_operand(d)} is larger than "
+                                  f"toy.max_operand ({toy_range}): the toy never saw such numbers")
 
 
 def config_digest(config: dict) -> str:

@@ -6,10 +6,16 @@ import numpy as np
 import pandas as pd
 
 PROBLEM_COLUMNS = ["problem_id", "question", "reference"]
+# Du et al. (2023): np.random.randint(0, 30, size=6), i.e. integers 0..29 inclusive.
+PAPER_MAX_OPERAND = 29
 
 
-def arithmetic_terms(rng: np.random.Generator, max_operand: int = 29) -> tuple[int, ...]:
-    # Du et al. (2023): np.random.randint(0, 30, size=6), i.e. integers 0..29 inclusive.
+def max_operand(block: dict) -> int:
+    """The arithmetic range of a dataset definition or of the toy block (the paper's when unset)."""
+    return block.get("max_operand", PAPER_MAX_OPERAND)
+
+
+def arithmetic_terms(rng: np.random.Generator, max_operand: int = PAPER_MAX_OPERAND) -> tuple[int, ...]:
     return tuple(int(x) for x in rng.integers(0, max_operand + 1, size=6))
 
 
@@ -28,7 +34,8 @@ def arithmetic_id(t: tuple[int, ...]) -> str:
     return "arith-" + "-".join(str(x) for x in t)
 
 
-def arithmetic_splits(n_train: int, n_test: int, seed: int, max_operand: int = 29) -> dict[str, pd.DataFrame]:
+def arithmetic_splits(n_train: int, n_test: int, seed: int,
+                      max_operand: int = PAPER_MAX_OPERAND) -> dict[str, pd.DataFrame]:
     """Disjoint train/test splits of distinct arithmetic problems, drawn with one seeded stream."""
     if n_train + n_test > (max_operand + 1) ** 6 // 2:
         raise ValueError(f"max_operand {max_operand} leaves too few distinct problems for "

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from maft.chat import prompt_ids
-from maft.generation import Request, Sampling, end_of_turn_ids, split_agents
+from maft.generation import Request, Sampling, end_of_turn_ids, generate_by_model, split_agents
 
 log = logging.getLogger(__name__)
 
@@ -94,19 +94,10 @@ class VLLMBackend:
                               stop_token_ids=self.stop_ids, skip_special_tokens=True)
 
     def generate(self, requests: list[Request], desc: str = "generate") -> list[str]:
-        for r in requests:
-            if r.adapter is not None and r.adapter not in self.lora and r.adapter not in self.full:
-                raise KeyError(f"request names adapter {r.adapter!r}, which was not loaded")
-        groups: dict[str, list[int]] = {}
-        for i, r in enumerate(requests):  # the base (+ LoRA) first if the engine is up, then full models
-            groups.setdefault(self.full.get(r.adapter, self.base), []).append(i)
-        order = sorted(groups, key=lambda m: m != self.engine_model)  # reuse the running engine first
-        texts: list[str | None] = [None] * len(requests)
-        for model in order:
-            idx = groups[model]
-            for i, t in zip(idx, self._generate_on(model, [requests[i] for i in idx], desc)):
-                texts[i] = t
-        return texts  # type: ignore[return-value]
+        # the running engine's group first (no restart), then the others' engines in turn
+        return generate_by_model(requests, set(self.lora) | set(self.full),
+                                 lambda r: self.full.get(r.adapter, self.base),
+                                 lambda model, reqs: self._generate_on(model, reqs, desc), first=self.engine_model)
 
     def _generate_on(self, model: str, requests: list[Request], desc: str) -> list[str]:
         llm = self.engine(model)

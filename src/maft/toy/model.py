@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from maft.chat import assistant_mask
+from maft.problems import PAPER_MAX_OPERAND, max_operand
 from maft.toy import teacher
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def build_tokenizer(texts: list[str], vocab_size: int):
 
 def sample_conversation(kind: str, rng, cfg: dict, exclude, n_others: int = 2) -> list[dict]:
     return teacher.chat_example(kind, rng, cfg["noise"], cfg["critic_noise"], exclude, n_others,
-                                cfg.get("max_operand", 29))
+                                max_operand(cfg))
 
 
 def make_batch(kind: str, rng, tokenizer, cfg: dict, exclude) -> dict[str, torch.Tensor]:
@@ -68,7 +69,7 @@ def make_batch(kind: str, rng, tokenizer, cfg: dict, exclude) -> dict[str, torch
     n_others = int(rng.choice([1, 2, 2, 2, 2, 3, 4]))
     for _ in range(cfg["batch_size"]):
         if kind == "drill":
-            ids = tokenizer(teacher.drill_text(rng, 16, cfg.get("max_operand", 29)), add_special_tokens=False)["input_ids"]
+            ids = tokenizer(teacher.drill_text(rng, 16, max_operand(cfg)), add_special_tokens=False)["input_ids"]
             rows.append((ids, [1] * len(ids)))
         else:
             rows.append(assistant_mask(tokenizer, sample_conversation(kind, rng, cfg, exclude, n_others)))
@@ -115,7 +116,7 @@ def pretrain(out_dir: str | Path, cfg: dict, exclude: set[tuple[int, ...]] = fro
     for kind in KINDS[:-1]:
         for _ in range(200):
             corpus.append("\n".join(m["content"] for m in sample_conversation(kind, rng, cfg, exclude)))
-    corpus += [teacher.drill_text(rng, 16, cfg.get("max_operand", 29)) for _ in range(50)]
+    corpus += [teacher.drill_text(rng, 16, max_operand(cfg)) for _ in range(50)]
     tokenizer = build_tokenizer(corpus, cfg["vocab_size"])
     model = build_model(tokenizer, cfg)
     n_params = sum(p.numel() for p in model.parameters())
@@ -161,7 +162,7 @@ def pretrain(out_dir: str | Path, cfg: dict, exclude: set[tuple[int, ...]] = fro
 
 
 def quick_eval(path: str | Path, n: int, exclude: set[tuple[int, ...]], seed: int = 12345,
-               max_new_tokens: int = 96, max_operand: int = 29) -> dict:
+               max_new_tokens: int = 96, max_operand: int = PAPER_MAX_OPERAND) -> dict:
     """Accuracy of the saved toy on n fresh problems: greedy, sampled (T=1, top_p=0.9), and the
     majority of 3 samples. Recorded with the model, so a run shows what its base model can do."""
     from maft import prompts

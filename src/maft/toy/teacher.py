@@ -17,7 +17,7 @@ import numpy as np
 
 from maft import prompts
 from maft.answers import last_boxed
-from maft.problems import arithmetic_question, arithmetic_terms
+from maft.problems import PAPER_MAX_OPERAND, arithmetic_question, arithmetic_terms
 
 DELTAS = (-10, -3, -2, -1, 1, 2, 3, 10)
 
@@ -52,7 +52,7 @@ def summarize(responses: list[str]) -> str:
 
 
 def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise: float,
-                 exclude: set[tuple[int, ...]], n_others: int = 2, max_operand: int = 29) -> list[dict]:
+                 exclude: set[tuple[int, ...]], n_others: int = 2, max_operand: int = PAPER_MAX_OPERAND) -> list[dict]:
     """One pretraining conversation of the given kind: solve | critic | critic_concat | summarize."""
     while True:
         t = arithmetic_terms(rng, max_operand)
@@ -93,7 +93,7 @@ def revision(own: str, others: list[str]) -> str | None:
     return own.rsplit("\\boxed", 1)[0] + f"\\boxed{{{final}}}"
 
 
-def drill_text(rng: np.random.Generator, n: int, max_operand: int = 29) -> str:
+def drill_text(rng: np.random.Generator, n: int, max_operand: int = PAPER_MAX_OPERAND) -> str:
     """Raw fact lines (products, and the sums and differences solutions need): cheap tokens that
     teach the facts the worked solutions rely on."""
     lines = []
