@@ -30,8 +30,10 @@ def debate_rounds(path: str, problems: int, max_operand: int, summarize: bool) -
     test = arithmetic_splits(10, problems, seed=99, max_operand=max_operand)["test"]
     backend = TransformersBackend(path, sampling=Sampling(1.0, 0.9, 96), batch_size=256)
     base = Seat(None, "base")
-    s = score(run_debate(backend, test, DebateSpec([base] * 3, [base] * 3, 2, summarize=summarize), (0, 0, "test")))
+    transcript = run_debate(backend, test, DebateSpec([base] * 3, [base] * 3, 2, summarize=summarize), (0, 0, "test"))
+    s = score(transcript)
     return {"round0": s["rounds"]["0"]["mean_agent_accuracy"], "round1": s["rounds"]["1"]["mean_agent_accuracy"],
+            "round0_vote": score(transcript[transcript["round"] == 0])["accuracy"],  # the majority baseline
             "vote": s["accuracy"]}
 
 
@@ -42,13 +44,15 @@ def main() -> None:
                    help="override a key of the toy block (YAML value), e.g. steps=3000 or mix={solve: 1}")
     p.add_argument("--problems", type=int, default=300, help="fresh problems for the accuracy figures")
     p.add_argument("--debate-problems", type=int, default=200)
+    p.add_argument("--keep", metavar="DIR", help="save the pretrained toy here (default: a temporary folder)")
     args = p.parse_args()
     cfg = dict(yaml.safe_load(open(args.config))["toy"])
     for item in args.set:
         key, value = item.split("=", 1)
         cfg[key] = yaml.safe_load(value)
     hi = max_operand(cfg)
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.keep or tmp
         t0 = time.time()
         info = pretrain(out, cfg)
         result = {"overrides": args.set, "pretrain_s": round(time.time() - t0, 1), "final_loss": info["final_loss"],

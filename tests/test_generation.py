@@ -69,3 +69,42 @@ def test_a_response_depends_on_its_seed_not_on_its_batch(toy_with_adapters):
     differs = [backend.generate([Request(r.messages, seed=r.seed + 1, adapter=r.adapter)])[0] != o
                for r, o in zip(reqs[:6], all_at_once[:6])]
     assert any(differs) or other_seed[0] != alone[0]  # seeds matter
+
+
+def test_rows_that_end_leave_the_batch_without_changing_any_row(toy_with_adapters, monkeypatch):
+    from transformers import DynamicCache
+
+    from maft.chat import prompt_ids
+    from maft.generation import sample_batch
+
+    base, adapters = toy_with_adapters
+    backend = TransformersBackend(base, adapters, device="cpu", dtype="float32")
+    reqs = requests([None, "a0", "a1"])[:12]
+    prompts_ = [prompt_ids(backend.tokenizer, r.messages) for r in reqs]
+    names = [r.adapter or "__base__" for r in reqs]
+    seeds = [r.seed for r in reqs]
+    # common tokens as "end of turn", so that the random toy's rows end after different numbers of steps
+    eos = sorted({t for p in prompts_ for t in p[-12:]})[:6]
+    sampling = Sampling(1.0, 0.9, 24)
+    dropped = []
+    original = DynamicCache.reorder_cache
+    monkeypatch.setattr(DynamicCache, "reorder_cache", lambda self, idx: (dropped.append(len(idx)), original(self, idx)))
+    together = sample_batch(backend.model, prompts_, seeds, sampling, eos, backend.tokenizer.pad_token_id, names)
+    assert dropped, "no row ended early: the test does not exercise the compaction"
+    assert len({len(t) for t in together}) > 2
+    for i in range(len(reqs)):
+        alone = sample_batch(backend.model, [prompts_[i]], [seeds[i]], sampling, eos, backend.tokenizer.pad_token_id,
+                             [names[i]])
+        assert alone[0] == together[i], i
+
+
+@pytest.mark.parametrize("sharpness", [0.1, 1.0, 5.0])
+def test_the_partial_sort_samples_what_the_full_sort_samples(sharpness):
+    from maft.generation import top_p_sample
+
+    torch.manual_seed(0)
+    logits = torch.randn(64, 1000) * sharpness  # flat rows need the full sort, peaked ones do not
+    picks = {k: top_p_sample(logits, 1.0, 0.9, [torch.Generator().manual_seed(i) for i in range(64)], top_k_first=k)
+             for k in (8, 64, 1000)}
+    assert torch.equal(picks[8], picks[1000]) and torch.equal(picks[64], picks[1000])
+    assert len(set(picks[1000].tolist())) > 1

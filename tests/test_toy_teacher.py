@@ -11,6 +11,7 @@ from maft.answers import last_boxed
 from maft.problems import arithmetic_value
 from maft.toy import teacher
 
+QUESTION = re.compile(r"(\d+)\+(\d+)\*(\d+)\+(\d+)-(\d+)\*(\d+)")
 STEP = re.compile(r"(-?\d+)([+*-])(\d+)=(-?\d+)")
 
 
@@ -104,3 +105,31 @@ def test_critic_turn_in_pretraining_ends_at_the_majority_when_there_is_one():
         shared = [a for a in answers if answers.count(a) >= 2]
         if shared:
             assert last_boxed(final) == shared[0]
+
+
+def test_recheck_keeps_a_shared_answer_and_solves_again_when_alone():
+    rng = np.random.default_rng(0)
+    own = teacher.solution((1, 2, 3, 4, 5, 6), rng, 1.0)  # a wrong answer
+    right = teacher.solution((1, 2, 3, 4, 5, 6), rng, 0.0)
+    assert teacher.recheck(own, [right, own]) == own  # another agent reached the same answer: kept verbatim
+    assert teacher.recheck(right, [right, own]) == right
+    assert teacher.recheck(own, [right, right]) is None  # nobody shares it: solve again
+    assert teacher.recheck(own, ["no answer", "x"]) is None
+    assert teacher.recheck("no answer", ["no answer"]) is None
+
+
+def test_recheck_critics_in_pretraining_keep_shared_answers_and_resolve_with_the_critic_noise():
+    rng = np.random.default_rng(2)
+    kept = resolved = wrong = 0
+    for _ in range(400):
+        convo = teacher.chat_example("critic", rng, 0.6, 0.0, set(), n_others=2, max_operand=9, critic="recheck")
+        own, final = convo[1]["content"], convo[3]["content"]
+        others = re.findall(r"answered (-?\d+)\.", convo[2]["content"])
+        if last_boxed(own) in others:
+            assert final == own
+            kept += 1
+        else:
+            resolved += 1
+            a, b, c, d, e, f = map(int, QUESTION.search(convo[0]["content"]).groups())
+            wrong += last_boxed(final) != str(a + b * c + d - e * f)
+    assert kept > 50 and resolved > 50 and wrong == 0  # critic_noise 0: every re-solved answer is right

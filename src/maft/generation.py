@@ -1,10 +1,10 @@
 """Generation backends behind one interface: `Backend.generate(requests) -> list[str]`.
 
 `TransformersBackend` (CPU or GPU) keeps one base model in memory and every LoRA agent as an adapter
-on it; one batch mixes agents through PEFT's `adapter_names` (one name per row, "__base__" for the
-base model). Agents that are full checkpoints run as their own models. Sampling is done here, with
-one RNG per request, so a response depends on its own seed and not on which other requests shared
-its batch. The vLLM backend lives in `maft.vllm_backend`.
+on it; one batch mixes agents, one adapter per row ("__base__" for the base model), through
+`maft.multilora` (vectorised) or, for adapters it does not handle, PEFT's `adapter_names`. Agents
+that are full checkpoints run as their own models. Sampling is done here, with one RNG per request,
+so a response depends on its own seed and not on which other requests shared its batch. The vLLM backend lives in `maft.vllm_backend`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from maft.chat import prompt_ids
+from maft.multilora import MultiLoRA, read_adapter, unsupported
 
 log = logging.getLogger(__name__)
 BASE = "__base__"  # PEFT's name for "no adapter" in a mixed batch
@@ -88,12 +89,19 @@ def load_base_model(path: str, device: str = "auto", dtype: str = "auto", trust_
     return model.to(device).eval()
 
 
-def top_p_sample(logits: torch.Tensor, temperature: float, top_p: float, gens: list[torch.Generator]) -> torch.Tensor:
-    """Nucleus sampling with one generator per row (inverse-CDF on the kept, renormalised mass)."""
+def top_p_sample(logits: torch.Tensor, temperature: float, top_p: float, gens: list[torch.Generator],
+                 top_k_first: int = 64) -> torch.Tensor:
+    """Nucleus sampling with one generator per row (inverse-CDF on the kept, renormalised mass).
+
+    The nucleus is looked for among the `top_k_first` most likely tokens (a partial sort) and the
+    whole vocabulary is sorted only when some row's nucleus is larger: the kept set, and so the
+    sample, are the same either way."""
     if temperature <= 0:
         return logits.argmax(-1)
     probs = torch.softmax(logits.float() / temperature, dim=-1)
-    sorted_p, order = probs.sort(dim=-1, descending=True)
+    sorted_p, order = probs.topk(min(top_k_first, probs.shape[-1]), dim=-1)
+    if sorted_p.shape[-1] < probs.shape[-1] and bool((sorted_p.sum(-1) < top_p).any()):
+        sorted_p, order = probs.sort(dim=-1, descending=True)
     keep = (sorted_p.cumsum(-1) - sorted_p) < top_p  # the first token is always kept
     sorted_p = sorted_p * keep
     cdf = sorted_p.cumsum(-1)
@@ -112,6 +120,9 @@ def _adapter_rows(model, adapter_names: list[str] | None):
     hooks = getattr(model, "_enable_peft_forward_hooks", None)
     if adapter_names is None:
         yield model
+    elif isinstance(getattr(model, "multilora", None), MultiLoRA):
+        with model.multilora.rows([None if n == BASE else n for n in adapter_names]) as forward:
+            yield forward
     elif hooks is not None:
         with hooks(adapter_names=adapter_names):
             yield model.get_base_model()
@@ -119,40 +130,62 @@ def _adapter_rows(model, adapter_names: list[str] | None):
         yield lambda **kw: model(**kw, adapter_names=adapter_names)
 
 
+COMPACT_SHARE = 0.125  # drop finished rows from the batch once they are this share of it
+
+
 @torch.no_grad()
 def sample_batch(model, prompts: list[list[int]], seeds: list[int], sampling: Sampling, eos_ids: list[int],
                  pad_id: int, adapter_names: list[str] | None = None) -> list[list[int]]:
-    """Sample continuations of left-padded prompts with a KV cache; returns new token ids per row."""
+    """Sample continuations of left-padded prompts with a KV cache; returns new token ids per row.
+
+    Rows that have ended are dropped from the batch (and from the KV cache) once they make up an
+    eighth of it, so a batch costs what its live rows cost, not what its longest answer costs. Each
+    row has its own RNG, so which rows share its batch does not change what it samples.
+    """
     device = next(model.parameters()).device
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    attn = torch.zeros((len(prompts), width), dtype=torch.long)
+    n, width, budget = len(prompts), max(len(p) for p in prompts), sampling.max_new_tokens
+    ids = torch.full((n, width), pad_id, dtype=torch.long)
+    attn = torch.ones((n, width + budget), dtype=torch.long)  # new tokens' columns are sliced in as they come
     for i, p in enumerate(prompts):
         ids[i, width - len(p):] = torch.tensor(p)
-        attn[i, width - len(p):] = 1
+        attn[i, :width - len(p)] = 0
     ids, attn = ids.to(device), attn.to(device)
-    pos = (attn.cumsum(-1) - 1).clamp(min=0)
+    pos = (attn[:, :width].cumsum(-1) - 1).clamp(min=0)
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
     eos = torch.tensor(eos_ids, device=device)
-    with _adapter_rows(model, adapter_names) as forward:
-        out = forward(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True)
-        done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
-        new: list[torch.Tensor] = []
-        for _ in range(sampling.max_new_tokens):
+    tokens = torch.full((n, budget), pad_id, dtype=torch.long)  # every row's new tokens, by original row
+    live = torch.arange(n)  # original row of each batch row
+    names = adapter_names
+    with contextlib.ExitStack() as stack:
+        forward = stack.enter_context(_adapter_rows(model, names))
+        out = forward(input_ids=ids, attention_mask=attn[:, :width], position_ids=pos, use_cache=True,
+                      logits_to_keep=1)
+        cache = out.past_key_values
+        done = torch.zeros(n, dtype=torch.bool, device=device)
+        for t in range(budget):
             nxt = top_p_sample(out.logits[:, -1, :], sampling.temperature, sampling.top_p, gens)
             nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
-            new.append(nxt)
+            tokens[live, t] = nxt.cpu()
             done |= torch.isin(nxt, eos)
-            if bool(done.all()):
+            if bool(done.all()) or t + 1 == budget:
                 break
-            attn = torch.cat([attn, torch.ones_like(attn[:, :1])], dim=1)
+            if int(done.sum()) >= max(1, COMPACT_SHARE * len(live)):
+                keep = (~done).nonzero().squeeze(-1)
+                cache.reorder_cache(keep)
+                nxt, attn, pos, done = nxt[keep], attn[keep], pos[keep], done[keep]
+                kept = keep.tolist()
+                live, gens = live[keep.cpu()], [gens[i] for i in kept]
+                if names is not None:  # route the remaining rows to their adapters again
+                    stack.close()
+                    names = [names[i] for i in kept]
+                    forward = stack.enter_context(_adapter_rows(model, names))
             pos = pos[:, -1:] + 1
-            out = forward(input_ids=nxt[:, None], attention_mask=attn, position_ids=pos,
-                          past_key_values=out.past_key_values, use_cache=True)
-    rows = torch.stack(new, dim=1).tolist() if new else [[] for _ in prompts]
+            out = forward(input_ids=nxt[:, None], attention_mask=attn[:, :width + t + 1], position_ids=pos,
+                          past_key_values=cache, use_cache=True)
+            cache = out.past_key_values
     result = []
-    for row in rows:
-        cut = next((i for i, t in enumerate(row) if t in eos_ids), len(row))
+    for row in tokens.tolist():
+        cut = next((i for i, tok in enumerate(row) if tok in eos_ids), len(row))
         result.append(row[:cut])
     return result
 
@@ -215,6 +248,24 @@ def with_adapters(model, adapters: dict[str, str]):
     return model.eval()
 
 
+def with_row_adapters(model, adapters: dict[str, str], vectorised: bool = True):
+    """`model` ready for batches that mix the named LoRA adapters row by row: vectorised
+    (`maft.multilora`, installed as `model.multilora`) when every adapter is plain LoRA on Linear
+    layers, else through PEFT."""
+    if not adapters:
+        return model
+    for path in adapters.values():
+        check_model_dir(path, tokenizer=False)
+    read = {name: read_adapter(path) for name, path in adapters.items()} if vectorised else {}
+    why = {name: "not in safetensors" if a is None else unsupported(a, model) for name, a in read.items()}
+    if not vectorised or any(why.values()):
+        log.info("mixed-adapter batches through PEFT (%s)", "; ".join(f"{n}: {w}" for n, w in why.items() if w)
+                 or "asked for")
+        return with_adapters(model, adapters)
+    model.multilora = MultiLoRA(model, read)
+    return model
+
+
 class TransformersBackend:
     """One shared base model plus named LoRA adapters; batches mix adapters row by row.
 
@@ -225,17 +276,17 @@ class TransformersBackend:
 
     def __init__(self, base: str, adapters: dict[str, str] | None = None, sampling: Sampling = Sampling(),
                  batch_size: int = 128, device: str = "auto", dtype: str = "auto",
-                 trust_remote_code: bool = False, chat_template: str | None = None):
+                 trust_remote_code: bool = False, chat_template: str | None = None, vectorised: bool = True):
         self.tokenizer = load_tokenizer(base, trust_remote_code, chat_template)
         model = load_base_model(base, device, dtype, trust_remote_code)
         self.adapters, self.full = split_agents(dict(adapters or {}))
-        self.model = with_adapters(model, self.adapters)
+        self.eos_ids = end_of_turn_ids(self.tokenizer, model)
+        self.model = with_row_adapters(model, self.adapters, vectorised)
         self.load_args = (device, dtype, trust_remote_code)
         self.loaded: dict[str, object] = {}  # full-checkpoint path -> model
         self.keep = None if resolve_device(device) == "cpu" else 1
         self.sampling = sampling
         self.batch_size = batch_size
-        self.eos_ids = end_of_turn_ids(self.tokenizer, model)
 
     def full_model(self, path: str):
         if path not in self.loaded:

@@ -52,8 +52,10 @@ def summarize(responses: list[str]) -> str:
 
 
 def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise: float,
-                 exclude: set[tuple[int, ...]], n_others: int = 2, max_operand: int = PAPER_MAX_OPERAND) -> list[dict]:
-    """One pretraining conversation of the given kind: solve | critic | critic_concat | summarize."""
+                 exclude: set[tuple[int, ...]], n_others: int = 2, max_operand: int = PAPER_MAX_OPERAND,
+                 critic: str = "majority") -> list[dict]:
+    """One pretraining conversation of the given kind: solve | critic | critic_concat | summarize.
+    `critic` names the critic turn's design: "majority" (`revision`) or "recheck" (`recheck`)."""
     while True:
         t = arithmetic_terms(rng, max_operand)
         if t not in exclude:
@@ -70,7 +72,7 @@ def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise
         prompts.user(prompts.generator_prompt(q)),
         prompts.assistant(own),
         prompts.user(prompts.critic_prompt(q, others, summary)),
-        prompts.assistant(revision(own, others) or solution(t, rng, critic_noise)),
+        prompts.assistant(CRITICS[critic](own, others) or solution(t, rng, critic_noise)),
     ]
 
 
@@ -91,6 +93,17 @@ def revision(own: str, others: list[str]) -> str | None:
         return None
     final = mine if counts.get(mine, 0) == best else next(a for a in answers if counts.get(a) == best)
     return own.rsplit("\\boxed", 1)[0] + f"\\boxed{{{final}}}"
+
+
+def recheck(own: str, others: list[str]) -> str | None:
+    """The teacher's critic turn as a check of its own answer: kept verbatim when another agent
+    reached the same answer; None (solve again, with the critics' lower noise) when no other agent
+    did. An answer nobody shares is likely wrong, since the toy's errors differ between samples."""
+    mine = last_boxed(own)
+    return own if mine is not None and mine in {last_boxed(r) for r in others} else None
+
+
+CRITICS = {"majority": revision, "recheck": recheck}
 
 
 def drill_text(rng: np.random.Generator, n: int, max_operand: int = PAPER_MAX_OPERAND) -> str:
