@@ -88,7 +88,7 @@ def debate_params(w, split=None):
     return job_params(
         w, iteration=int(w.iter), split=split or w.split, model=model_def(w), sampling=config["sampling"],
         generation=config["generation"], debate={"max_others": config["debate"]["max_others"]},
-        method={"rounds": m.rounds, "summary": m.summary})
+        method={"rounds": m.rounds, "summary": m.summary, "sampling": m.sampling, "agent_ids": m.agent_ids})
 
 
 def star_rationales(w):
@@ -100,8 +100,8 @@ def star_rationales(w):
 
 def selection_params(w):
     m = plan.method(config, w.method)
-    return job_params(w, train=m.train, roles=m.roles, tie_break=config["debate"]["tie_break"],
-                      **config["selection"])
+    return job_params(w, train=m.train, roles=m.roles, agent_ids=m.agent_ids,
+                      tie_break=config["debate"]["tie_break"], **config["selection"])
 
 
 def finetune_params(w):
@@ -158,6 +158,10 @@ def study_choices():
         "agents": config["debate"]["agents"],
         "rounds": config["debate"]["rounds"],
         "iterations": config["iterations"],
+        # methods that run another number of iterations than the study's (method_definitions.*.iterations)
+        "method_iterations": {m: plan.method(config, m).iterations for m in config["methods"]
+                              if plan.trains(config, m) and plan.method(config, m).iterations != config["iterations"]},
+        "method_sampling": {m: plan.method(config, m).sampling for m in config["methods"] if plan.method(config, m).sampling},
         "finetune": {k: config["finetune"][k] for k in ("method", "lora_r", "lr", "epochs", "batch_size")},
         "gpus": config.get("compute", {}).get("gpus", {}),
     }

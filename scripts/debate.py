@@ -3,7 +3,7 @@
 from maft import cli
 from maft.artifacts import provenance, read_parquet, write_parquet
 from maft.debate import DebateSpec, Seat, run_debate
-from maft.generation import make_backend
+from maft.generation import Sampling, make_backend
 from maft.problems import PROBLEM_COLUMNS, validate_problems
 
 p = cli.parser(__doc__)
@@ -27,7 +27,9 @@ def seat(d: str) -> Seat:
 
 m = P["method"]
 backend = make_backend(args.base, adapters, P)
+own = Sampling(**{**P["sampling"], **m["sampling"]}) if m.get("sampling") else None
 spec = DebateSpec([seat(d) for d in args.generators], [seat(d) for d in args.critics], m["rounds"],
-                  summarize=m["summary"], max_others=P["debate"]["max_others"], answer_kind=P["answer"])
+                  summarize=m["summary"], max_others=P["debate"]["max_others"], answer_kind=P["answer"],
+                  sampling=own, agent_ids=m.get("agent_ids", False))
 transcript = run_debate(backend, problems, spec, (P["seed"], P["iteration"], P["split"]))
 write_parquet(transcript, args.out, provenance(P))

@@ -5,7 +5,7 @@ from pathlib import Path
 from maft import cli
 from maft.artifacts import provenance, read_parquet, write_parquet
 from maft.debate import RATIONALE_COLUMNS, TRANSCRIPT_COLUMNS
-from maft.selection import SelectionSpec, per_agent_shards, pooled_shard, star_shard
+from maft.selection import SelectionSpec, per_agent_shards, pooled_per_agent_shard, pooled_shard, star_shard
 
 p = cli.parser(__doc__)
 p.add_argument("--transcript", required=True)
@@ -20,6 +20,8 @@ spec = SelectionSpec(kind=P["answer"], tie_break=P["tie_break"], critic_mix=P["c
 if P.get("train") == "star":  # the one method that reads gold answers while training
     rationales = read_parquet(args.rationales[0], RATIONALE_COLUMNS, "rationales")
     shards = {("generator", 0): star_shard(transcript, rationales, P["answer"])}
+elif P.get("train") == "pooled" and P.get("agent_ids"):  # unique ID: maft's data for one ID-conditioned model
+    shards = {("generator", 0): pooled_per_agent_shard(transcript, spec)}
 elif P.get("train") == "pooled":  # one model on every agent's answers that match the vote
     shards = {("generator", 0): pooled_shard(transcript, spec)}
 else:

@@ -45,15 +45,16 @@ def expected_counts(cfg: dict) -> dict[str, int]:
         d = defs[name]
         owner = d.get("uses") or name
         trains = defs[owner]["train"] != "none"
-        scores += (L + 1) if trains else 1
+        o = defs[owner]
+        its = L if o.get("iterations") is None else o["iterations"]  # a method's own L, else the study's
+        scores += (its + 1) if trains else 1
         if trains and owner not in owners:
             owners.add(owner)
-            o = defs[owner]
             agents = o.get("agents") or n_agents
             rounds = o.get("rounds") or cfg["debate"]["rounds"]
             roles = 2 if o.get("critics", True) and rounds > 1 else 1
             # pooled methods and STaR train one model; maft-style methods one per role and agent
-            finetunes += L if o["train"] in ("pooled", "star") else roles * agents * L
+            finetunes += its if o["train"] in ("pooled", "star") else roles * agents * its
     return {"finetune": finetunes * cells, "score": scores * cells, "problems": len(cfg["datasets"])}
 
 
@@ -89,7 +90,20 @@ def test_experiment_dry_run_plans_the_study(workdir, path):
     assert elapsed < 10, f"dry-run of {path.name} took {elapsed:.1f} s"
 
 
-@pytest.mark.parametrize("path", [p for p in EXPERIMENTS if p.stem != "quick-gpu" and not p.stem.startswith("toy-")],
+def test_appendix_layers_over_a_paper_study(workdir):
+    base, appendix = ROOT / "config/experiments/phi3-math.yaml", ROOT / "config/experiments/appendix.yaml"
+    proc = snakemake("-n", "--quiet", "rules", "--configfile", base, appendix, cwd=workdir, timeout=120)
+    counts = job_counts(proc.stdout)
+    L = yaml.safe_load(base.read_text())["iterations"]
+    # maft 2N per iteration, single_ft and single_ft_t2 one each over L; unique_id and majority FT one
+    # model at iteration 1; maft with 5 agents 10 at iteration 1
+    assert counts["finetune"] == 2 * 3 * L + 2 * L + 1 + 1 + 10
+    out = snakemake("-n", "--configfile", base, appendix, cwd=workdir, timeout=120).stdout
+    assert "results/phi3_math/phi3/math/single_ft_t2/iter5/scores.json" in out  # the study's folder and L
+
+
+@pytest.mark.parametrize("path", [p for p in EXPERIMENTS if p.stem not in ("quick-gpu", "appendix")
+                                  and not p.stem.startswith("toy-")],
                          ids=lambda p: p.stem)
 def test_paper_settings(path):
     cfg = merged(path)

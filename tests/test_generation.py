@@ -71,6 +71,23 @@ def test_a_response_depends_on_its_seed_not_on_its_batch(toy_with_adapters):
     assert any(differs) or other_seed[0] != alone[0]  # seeds matter
 
 
+def test_a_request_can_carry_its_own_sampling(toy_with_adapters):
+    base, adapters = toy_with_adapters
+    backend = TransformersBackend(base, adapters, Sampling(1.0, 0.9, 16), batch_size=64, device="cpu",
+                                  dtype="float32")
+    reqs = requests(["a0", "a1"])
+    greedy, short = Sampling(0.0, 1.0, 16), Sampling(1.0, 0.9, 3)
+    own = [Request(r.messages, r.seed, r.adapter, greedy if k % 2 else short) for k, r in enumerate(reqs)]
+    mixed = backend.generate(own)
+    default = backend.generate(reqs)
+    for k, (r, text) in enumerate(zip(own, mixed)):
+        # each request is sampled as it asked, as if it had been sent alone with that setting
+        alone = TransformersBackend(base, adapters, r.sampling, batch_size=64, device="cpu", dtype="float32")
+        assert alone.generate([reqs[k]])[0] == text, k
+    assert sum(map(len, mixed[::2])) < sum(map(len, default[::2]))  # 3 new tokens at most, not 16
+    assert mixed[1::2] != default[1::2]  # greedy rows differ from the sampled ones of the default
+
+
 def test_rows_that_end_leave_the_batch_without_changing_any_row(toy_with_adapters, monkeypatch):
     from transformers import DynamicCache
 

@@ -90,6 +90,26 @@ def test_iterations(config):
     assert plan.iterations(config, "majority") == [0]
 
 
+def test_agent_ids_are_for_one_pooled_model_only(config):
+    config["method_definitions"]["maft"]["agent_ids"] = True
+    with pytest.raises(plan.ConfigError, match=r"method_definitions\.maft\.agent_ids"):
+        plan.method(config, "maft")
+    assert plan.method(config, "unique_id").agent_ids and plan.method(config, "unique_id").roles == ["generator"]
+    assert plan.method(config, "single_ft_t2").sampling == {"temperature": 2.0}
+    assert plan.method(config, "single_ft").sampling == {}
+
+
+def test_a_method_can_run_its_own_number_of_iterations(config):
+    config["iterations"] = 1
+    config["method_definitions"]["single_ft"]["iterations"] = 3
+    assert plan.iterations(config, "maft") == [0, 1]
+    assert plan.iterations(config, "single_ft") == [0, 1, 2, 3]
+    assert plan.iterations(config, "single_ft_nodebate") == [0, 1, 2, 3]  # evaluates single_ft's agents
+    config["method_definitions"]["maft"]["iterations"] = 0
+    assert plan.iterations(config, "maft") == [0]
+    assert plan.iterations(config, "debate") == [0]
+
+
 def test_agent_dirs_maft(config):
     n = config["debate"]["agents"]
     gens, crits = plan.agent_dirs(config, "maft", PREFIX, 0)

@@ -230,6 +230,24 @@ def test_figures_are_written_as_png(tmp_path, plot, cells):
     assert data.startswith(PNG) and len(data) > 1000
 
 
+def test_claim_e_five_agents_and_the_appendix_tables():
+    cells = {("maft_5agents", 0): 0.6, ("maft_5agents", 1): 0.75, ("debate_5agents", 0): 0.62,
+             ("majority_ft_5agents", 0): 0.6, ("majority_ft_5agents", 1): 0.64}
+    v = verdict(frame(cells), "e")
+    assert v.status == claims.SUPPORTED
+    assert [c.label for c in v.checks] == ["maft_5agents − debate_5agents", "maft_5agents − majority_ft_5agents"]
+    cells[("majority_ft_5agents", 1)] = 0.74
+    assert verdict(frame(cells), "e").status == claims.NOT_SUPPORTED
+    assert verdict(frame(STUDY), "e").status == claims.NOT_TESTED
+    # unique ID and temperature 2 are among the baselines claim (b) checks maft against
+    b = verdict(frame({**STUDY, ("unique_id", 0): 0.7, ("unique_id", 1): 0.7}), "b")
+    assert "maft − unique_id (iter 1)" in [c.label for c in b.checks]
+    md = report_markdown(frame({**STUDY, **cells}), {"config_digest": "abc"})
+    assert "## Table 4 (appendix F)" in md and "Majority FT (5 agents)" in md
+    assert "## Table 5" not in md  # no unique-ID run: no table for it
+    assert "## Table 5" in report_markdown(frame({**STUDY, ("unique_id", 1): 0.7}), {"config_digest": "abc"})
+
+
 def test_report_markdown_has_tables_claims_and_stage_times():
     times = pd.DataFrame([{"stage": "debate", "jobs": 2, "wall_s": 15.0, "cpu_s": 12.0, "jobs_without_cpu": 0},
                           {"stage": "total", "jobs": 2, "wall_s": 15.0, "cpu_s": 12.0, "jobs_without_cpu": 0}])

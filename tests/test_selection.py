@@ -18,8 +18,8 @@ import pytest
 
 from maft import prompts
 from maft.debate import TRANSCRIPT_COLUMNS
-from maft.selection import (SHARD_COLUMNS, SelectionSpec, mix_critic, per_agent_shards, pooled_shard,
-                            trajectories)
+from maft.selection import (SHARD_COLUMNS, SelectionSpec, mix_critic, per_agent_shards, pooled_per_agent_shard,
+                            pooled_shard, trajectories)
 
 # ---------------------------------------------------------------------------------------------
 # hand-built transcripts
@@ -156,6 +156,16 @@ def test_pooled_shard_pools_all_agents_without_mixing(t):
     total = sum(len(v) for e in EXPECTED.values() for v in e.values())
     assert len(pooled) == total
     assert set(pooled["agent"]) == {0, 1, 2}
+
+
+def test_unique_id_pools_exactly_the_per_agent_shards(t):
+    pooled = pooled_per_agent_shard(t, SPEC)
+    shards = per_agent_shards(t, SPEC)
+    assert list(pooled.columns) == SHARD_COLUMNS
+    assert len(pooled) == sum(len(s) for s in shards.values())
+    for (role, n), shard in shards.items():
+        mine = pooled[(pooled["agent"] == n) & (pooled["role"] == role)].reset_index(drop=True)
+        pdt.assert_frame_equal(mine, shard.reset_index(drop=True))  # maft's data, critic mixing included
 
 
 def test_unvoted_problem_contributes_nothing(t):

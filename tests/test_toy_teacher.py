@@ -133,3 +133,64 @@ def test_recheck_critics_in_pretraining_keep_shared_answers_and_resolve_with_the
             a, b, c, d, e, f = map(int, QUESTION.search(convo[0]["content"]).groups())
             wrong += last_boxed(final) != str(a + b * c + d - e * f)
     assert kept > 50 and resolved > 50 and wrong == 0  # critic_noise 0: every re-solved answer is right
+
+
+def test_compare_writes_each_comparison_and_the_verdict_before_any_step():
+    rng = np.random.default_rng(0)
+    own = teacher.solution((1, 2, 3, 4, 5, 6), rng, 1.0)  # a wrong answer
+    right = teacher.solution((1, 2, 3, 4, 5, 6), rng, 0.0)
+    mine = last_boxed(own)
+    assert teacher.comparison(own, [right, own]) == f"{mine} vs -19: differ\n{mine} vs {mine}: same\nI keep my answer."
+    assert teacher.comparison(own, [right, "no answer"]) == (
+        f"{mine} vs -19: differ\n{mine} vs nothing: differ\nI solve it again.")
+    assert teacher.comparison("no answer", ["no answer"]) == "nothing vs nothing: differ\nI solve it again."
+    kept = teacher.critic_turn("compare", own, [right, own], lambda: "fresh")
+    assert kept == teacher.comparison(own, [right, own]) + "\n" + own
+    assert teacher.critic_turn("compare", own, [right, right], lambda: "fresh").endswith("I solve it again.\nfresh")
+    # the older designs have no opening: their reply is the solution itself
+    assert teacher.critic_turn("recheck", own, [right, right], lambda: "fresh") == "fresh"
+
+
+@pytest.mark.parametrize("kind, pattern", [("critic", r"answered (-?\d+|nothing)\."),
+                                           ("critic_concat", r"\\boxed\{(-?\d+)\}")])
+def test_compare_critics_in_pretraining_check_against_what_the_prompt_shows(kind, pattern):
+    rng = np.random.default_rng(3)
+    kept = resolved = 0
+    for _ in range(300):
+        convo = teacher.chat_example(kind, rng, 0.6, 0.0, set(), n_others=2, max_operand=9, critic="compare")
+        own, reply = convo[1]["content"], convo[3]["content"]
+        others = re.findall(pattern, convo[2]["content"])
+        head = reply.splitlines()[:3]
+        assert head[:2] == [f"{last_boxed(own)} vs {o}: {'same' if o == last_boxed(own) else 'differ'}" for o in others]
+        body = "\n".join(reply.splitlines()[3:])
+        if last_boxed(own) in others:
+            assert head[2] == "I keep my answer." and body == own
+            kept += 1
+        else:
+            a, b, c, d, e, f = map(int, QUESTION.search(convo[0]["content"]).groups())
+            assert head[2] == "I solve it again." and last_boxed(body) == str(a + b * c + d - e * f)
+            resolved += 1
+    assert kept > 50 and resolved > 50
+
+
+def test_some_pretraining_conversations_carry_agent_ids_as_the_unique_id_debate_sends_them():
+    from maft import prompts
+
+    rng = np.random.default_rng(4)
+    tagged = 0
+    for _ in range(200):
+        convo = teacher.chat_example("critic", rng, 0.5, 0.1, set(), n_others=2, max_operand=9, critic="compare",
+                                     id_rate=0.3)
+        first, second = convo[0]["content"], convo[2]["content"]
+        m = re.match(r"\[generator agent (\d)\] ", first)
+        if m:
+            tagged += 1
+            assert second.startswith(f"[critic agent {m[1]}] ") and 1 <= int(m[1]) <= 3
+            question = re.search(r"problem\? (.*\?) Provide", first)[1]
+            assert first[m.end():] == prompts.generator_prompt(question)  # the untagged prompt after the ID
+        else:
+            assert not second.startswith("[")
+    assert 30 < tagged < 90
+    # the summarizer is not an agent: its requests never carry an ID
+    assert not any(teacher.chat_example("summarize", rng, 0.5, 0.1, set(), id_rate=1.0)[0]["content"].startswith("[")
+                   for _ in range(20))

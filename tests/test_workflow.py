@@ -98,6 +98,17 @@ def test_pooled_methods_train_one_model_and_share_it(tmp_path):
     assert counts["debate"] == 2 * L + 3 * (L + 1)
 
 
+def test_methods_run_their_own_number_of_iterations(tmp_path):
+    cfg = tmp_path / "iterations.yaml"
+    cfg.write_text(yaml.safe_dump({"methods": ["maft", "single_ft", "single_ft_nodebate"], "iterations": 1,
+                                   "method_definitions": {"single_ft": {"train": "pooled", "iterations": 3}}}))
+    counts = job_counts(snakemake("-n", "--quiet", "rules", "--configfile", cfg).stdout)
+    # maft: 2N finetunes at iteration 1 only; single_ft: one model per iteration, 1..3
+    assert counts["finetune"] == 2 * 3 * 1 + 3
+    # scores: maft iter0..1, single_ft and single_ft_nodebate (its agents) iter0..3
+    assert counts["score"] == 2 + 4 + 4
+
+
 def test_pooled_dry_run_names_the_shared_model(tmp_path):
     cfg = tmp_path / "pooled.yaml"
     cfg.write_text(yaml.safe_dump({"methods": ["single_ft_nodebate"], "iterations": 1}))

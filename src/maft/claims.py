@@ -18,7 +18,11 @@ import pandas as pd
 
 Z = 1.96
 SUPPORTED, NOT_SUPPORTED, NOT_TESTED = "supported", "not supported", "not tested in this run"
-ABLATIONS = ("maft_nosummary", "maft_nocritic", "single_ft", "single_ft_nodebate", "majority_ft")
+# Table 2's ablations, then the appendix baselines maft is reported to beat (Fig. 10: single-agent FT at
+# temperature 2; Table 5: one model told its agents apart by ID).
+ABLATIONS = ("maft_nosummary", "maft_nocritic", "single_ft", "single_ft_nodebate", "majority_ft",
+             "single_ft_t2", "unique_id")
+FIVE_AGENTS = ("maft_5agents", "debate_5agents", "majority_ft_5agents")  # Table 4
 # Per-problem values lie in [0, upper]; the Bhatia–Davis bound Var <= mu·(upper - mu) gives a conservative
 # standard error where the metric files carry none.
 DIVERSITY_METRICS = {"consensus": ("n", 1.0, "higher = less diverse"),
@@ -131,7 +135,7 @@ def claim_baselines(cell: pd.DataFrame, model: str, dataset: str) -> Verdict:
 
 def claim_ablations(cell: pd.DataFrame, model: str, dataset: str) -> Verdict:
     """(b) Multiagent finetuning beats every ablation present, at their last common iteration (Table 2)."""
-    v = Verdict("b", "maft > each ablation present (last common iteration)", model, dataset)
+    v = Verdict("b", "maft > each ablation and appendix baseline present (last common iteration)", model, dataset)
     present = [a for a in ABLATIONS if a in set(cell["method"])]
     if "maft" not in set(cell["method"]):
         v.missing.append("maft")
@@ -146,6 +150,19 @@ def claim_ablations(cell: pd.DataFrame, model: str, dataset: str) -> Verdict:
                                        accuracy(cell, a, last), ">"))
     if not v.checks:
         v.missing.append("a finetuned iteration common to maft and an ablation")
+    return v
+
+
+def claim_five_agents(cell: pd.DataFrame, model: str, dataset: str) -> Verdict:
+    """(e) With 5 agents, multiagent finetuning beats debate and majority FT (appendix Table 4)."""
+    v = Verdict("e", "5 agents: maft > debate and maft > majority FT (1 finetuning iteration)", model, dataset)
+    v.missing = methods_missing(cell, FIVE_AGENTS)
+    if v.missing or 1 not in iterations(cell, "maft_5agents") or 1 not in iterations(cell, "majority_ft_5agents"):
+        v.missing = v.missing or ["iteration 1 of maft_5agents and majority_ft_5agents"]
+        return v
+    m = accuracy(cell, "maft_5agents", 1)
+    v.checks = [difference("maft_5agents − debate_5agents", m, accuracy(cell, "debate_5agents", 0), ">"),
+                difference("maft_5agents − majority_ft_5agents", m, accuracy(cell, "majority_ft_5agents", 1), ">")]
     return v
 
 
@@ -201,7 +218,8 @@ def evaluate(df: pd.DataFrame) -> list[Verdict]:
         return [Verdict(c, s, "–", "–", missing=["any scores"]) for c, s in
                 (("a", "debate > majority > base"), ("b", "maft > each ablation"),
                  ("c", "maft keeps improving while single_ft plateaus"),
-                 ("d", "maft keeps diversity while single_ft loses it"))]
+                 ("d", "maft keeps diversity while single_ft loses it"),
+                 ("e", "5 agents: maft > debate and majority FT"))]
     out = []
     for (model, dataset), cell in df.groupby(["model", "dataset"], sort=True):
         out += [claim_baselines(cell, model, dataset), claim_ablations(cell, model, dataset),
@@ -210,6 +228,7 @@ def evaluate(df: pd.DataFrame) -> list[Verdict]:
         out += [claim_diversity(cell, model, dataset, m) for m in metrics] or [
             Verdict("d", "maft keeps diversity while single_ft loses it", model, dataset,
                     missing=["consensus or embedding_dissimilarity values"])]
+        out.append(claim_five_agents(cell, model, dataset))
     return out
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from maft import prompts
 from maft.answers import extract_answer, is_correct
-from maft.generation import Request
+from maft.generation import Request, Sampling
 from maft.seeds import derive_seed
 
 TRANSCRIPT_COLUMNS = [
@@ -43,6 +43,8 @@ class DebateSpec:
     summarizer: Seat = field(default_factory=lambda: Seat(None, "base"))
     max_others: int = 5
     answer_kind: str = "integer"
+    sampling: Sampling | None = None  # the agents' own sampling (None: the backend's); summaries keep the backend's
+    agent_ids: bool = False  # prefix each agent's user turns with its ID (the unique-ID baseline)
 
     def __post_init__(self):
         # The schema already bounds these; a spec built in code gets the same clear error.
@@ -104,15 +106,16 @@ def run_debate(backend, problems: pd.DataFrame, spec: DebateSpec, seed_key: tupl
         for p, prob in problems.iterrows():
             for n in range(spec.agents):
                 if rnd == 0:
-                    msg = prompts.user(prompts.generator_prompt(prob.question, template=template))
+                    text = prompts.generator_prompt(prob.question, template=template)
                 else:
-                    msg = prompts.user(prompts.critic_prompt(prob.question, others[p, n], summaries.get((p, n)),
-                                                             template=template))
-                messages = history[p, n] + [msg]
+                    text = prompts.critic_prompt(prob.question, others[p, n], summaries.get((p, n)), template=template)
+                if spec.agent_ids:
+                    text = prompts.with_agent_id(text, role, n)
+                messages = history[p, n] + [prompts.user(text)]
                 seed = derive_seed(*seed_key, prob.problem_id, n, rnd)
                 keys.append((p, n, seed))
                 sent.append(messages)
-                reqs.append(Request(messages, seed, seats[n].adapter))
+                reqs.append(Request(messages, seed, seats[n].adapter, spec.sampling))
         responses = _generate(backend, reqs, f"round {rnd} {role}s")
         prev = {p: {} for p in range(len(problems))}
         for (p, n, seed), messages, text in zip(keys, sent, responses):

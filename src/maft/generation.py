@@ -25,17 +25,18 @@ BASE = "__base__"  # PEFT's name for "no adapter" in a mixed batch
 
 
 @dataclass(frozen=True)
-class Request:
-    messages: list[dict]
-    seed: int
-    adapter: str | None = None  # a name given to `adapters=` when the backend was built; None = base
-
-
-@dataclass(frozen=True)
 class Sampling:
     temperature: float = 1.0
     top_p: float = 0.9
     max_new_tokens: int = 96
+
+
+@dataclass(frozen=True)
+class Request:
+    messages: list[dict]
+    seed: int
+    adapter: str | None = None  # a name given to `adapters=` when the backend was built; None = base
+    sampling: Sampling | None = None  # None: the backend's; a method may sample its agents differently
 
 
 def resolve_device(device: str) -> str:
@@ -307,13 +308,21 @@ class TransformersBackend:
         model = self.model if path is None else self.full_model(path)
         mixed = path is None and bool(self.adapters)
         encoded = [prompt_ids(self.tokenizer, r.messages) for r in requests]
-        order = sorted(range(len(requests)), key=lambda i: len(encoded[i]))  # similar lengths share a batch
+        sampling = [r.sampling or self.sampling for r in requests]
+        kinds = {s: k for k, s in enumerate(dict.fromkeys(sampling))}
+        # one sampling setting per batch; within it, similar lengths share a batch
+        order = sorted(range(len(requests)), key=lambda i: (kinds[sampling[i]], len(encoded[i])))
+        batches = []
+        for i in order:
+            if batches and len(batches[-1]) < self.batch_size and sampling[batches[-1][0]] == sampling[i]:
+                batches[-1].append(i)
+            else:
+                batches.append([i])
         texts: list[str | None] = [None] * len(requests)
-        for start in tqdm(range(0, len(order), self.batch_size), desc=desc, mininterval=5):
-            idx = order[start:start + self.batch_size]
+        for idx in tqdm(batches, desc=desc, mininterval=5):
             names = [requests[i].adapter or BASE for i in idx] if mixed else None
             out = sample_batch(model, [encoded[i] for i in idx], [requests[i].seed for i in idx],
-                               self.sampling, self.eos_ids, self.tokenizer.pad_token_id, names)
+                               sampling[idx[0]], self.eos_ids, self.tokenizer.pad_token_id, names)
             for i, toks in zip(idx, out):
                 texts[i] = self.tokenizer.decode(toks, skip_special_tokens=True)
         return texts  # type: ignore[return-value]

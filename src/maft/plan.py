@@ -27,6 +27,9 @@ class Method:
     summary: bool
     critics: bool
     owner: str  # the method whose training produced the agents this one evaluates
+    iterations: int  # L for this method (its owner's, when it evaluates another method's agents)
+    sampling: dict  # the agents' sampling settings that differ from the study's (e.g. temperature 2)
+    agent_ids: bool  # every prompt names its agent and role: one model plays agents told apart by ID
 
     @property
     def roles(self) -> list[str]:
@@ -53,7 +56,16 @@ def method(config: dict, name: str) -> Method:
     train = defs[owner]["train"] if owner != name else d["train"]
     agents = d.get("agents") or config["debate"]["agents"]
     rounds = d.get("rounds") or config["debate"]["rounds"]
-    return Method(name, train, agents, rounds, d.get("summary", True), d.get("critics", True), owner)
+    # A per-method L lets one study run the iterations a figure needs for some methods only (Figure 1:
+    # maft and single_ft over iterations; Table 1: everything at L = 1).
+    its = defs[owner].get("iterations")
+    # an ID-conditioned model needs its IDs whoever evaluates it
+    agent_ids = bool(defs[owner].get("agent_ids", False))
+    if agent_ids and train != "pooled":
+        raise ConfigError(f"method_definitions.{owner}.agent_ids: only a pooled method (one model for every "
+                          f"agent) is told its agents apart by ID, not train: {train}")
+    return Method(name, train, agents, rounds, d.get("summary", True), d.get("critics", True), owner,
+                  config["iterations"] if its is None else its, dict(d.get("sampling") or {}), agent_ids)
 
 
 def check(config: dict) -> None:
@@ -116,8 +128,10 @@ def trains(config: dict, name: str) -> bool:
 
 
 def iterations(config: dict, name: str) -> list[int]:
-    """Iterations evaluated for a method: 0..L when it (or the method it uses) trains, else only 0."""
-    return list(range(config["iterations"] + 1)) if trains(config, name) else [0]
+    """Iterations evaluated for a method: 0..L when it (or the method it uses) trains, else only 0.
+    L is the method's own `iterations` (its owner's, for a method that `uses` another), else the study's."""
+    m = method(config, name)
+    return list(range(m.iterations + 1)) if m.train != "none" else [0]
 
 
 def owners(config: dict) -> list[str]:

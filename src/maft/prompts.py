@@ -63,6 +63,10 @@ MMLU_SELF_CHECK = (
     "of your response."
 )
 TEMPLATES = ("math", "mmlu")
+# Unique-ID baseline (paper App. E.2): "we feed a unique ID token to each agent, corresponding to a
+# generation or critic agent". The token's form is not published: plain text, so no model needs new
+# embeddings, at the start of each of the agent's user turns.
+AGENT_ID = "[{role} agent {n}] "
 # STaR rationalization: the gold answer is given as a hint (Zelikman et al. 2022).
 HINT = " (Hint: the correct answer is {reference}.)"
 
@@ -91,6 +95,13 @@ def mmlu_question(question: str, choices: Sequence[str]) -> str:
         raise ValueError(f"an MMLU question needs 4 choices, got {len(choices)}")
     a, b, c, d = (str(x) for x in choices)
     return MMLU_QUESTION.format(question=str(question).strip(), A=a, B=b, C=c, D=d)
+
+
+def with_agent_id(content: str, role: str, agent: int) -> str:
+    """A user turn of agent `agent` (0-based) in role generator | critic, prefixed with its ID."""
+    if role not in ("generator", "critic"):
+        raise ValueError(f"unknown role {role!r} (expected generator or critic)")
+    return AGENT_ID.format(role=role, n=agent + 1) + content
 
 
 def generator_prompt(question: str, hint: str | None = None, template: str = "math") -> str:

@@ -78,6 +78,16 @@ TABLE1 = {"base": "Base", "majority": "Majority", "debate": "Debate", "star": "S
 TABLE2 = {"maft": "Multiagent FT (ours)", "maft_nosummary": "Multiagent FT w/o summary",
           "maft_nocritic": "Multiagent FT w/o critic", "single_ft": "Single-agent FT",
           "single_ft_nodebate": "Single-agent FT w/o debate", "majority_ft": "Majority FT"}
+# The appendix: Table 4 (5 agents, 2 rounds), Table 5 (unique IDs), and Figure 10's temperature-2 baseline.
+TABLE4 = {"debate_5agents": "Debate (5 agents)", "majority_ft_5agents": "Majority FT (5 agents)",
+          "maft_5agents": "Multiagent FT (ours, 5 agents)"}
+TABLE5 = {"base": "Base", "debate": "Debate", "unique_id": "Unique ID", "maft": "Multiagent FT (ours)"}
+APPENDIX = (("Table 4 (appendix F): 5 agents, 2 rounds", TABLE4, tuple(TABLE4)),
+            ("Table 5 (appendix E.2): one model told its agents apart by ID", TABLE5, ("unique_id",)),
+            ("Appendix E.1: single-agent FT sampled at temperature 2",
+             {"single_ft": "Single-agent FT", "single_ft_t2": "Single-agent FT, temperature 2",
+              "maft": "Multiagent FT (ours)"}, ("single_ft_t2",)))
+FIG1_METHODS = ("maft", "single_ft", "single_ft_t2")  # Figure 1, with Figure 10's baseline where it ran
 
 
 def table_cells(df: pd.DataFrame, methods, iteration: int = 1) -> pd.DataFrame:
@@ -157,6 +167,17 @@ def _save(plt, fig, path: str) -> None:
     plt.close(fig)
 
 
+MARKERS = "os^Dv<>pP*Xh"
+
+
+def _style(methods) -> dict:
+    """One colour and marker per method, the same in every panel: with a study's 15 methods the default
+    10-colour cycle would give two methods one colour."""
+    plt = _pyplot()
+    cmap = plt.get_cmap("tab20")
+    return {m: {"color": cmap(i % 20), "marker": MARKERS[i % len(MARKERS)]} for i, m in enumerate(sorted(methods))}
+
+
 def _placeholder(path: str, text: str) -> None:
     """A declared figure whose data the run lacks still gets a file, saying why it is empty."""
     plt, fig, axes = _panels(1, 6, 2.5)
@@ -165,19 +186,20 @@ def _placeholder(path: str, text: str) -> None:
     _save(plt, fig, path)
 
 
-def plot_iterations(df: pd.DataFrame, path: str, methods=("maft", "single_ft")) -> None:
+def plot_iterations(df: pd.DataFrame, path: str, methods=FIG1_METHODS) -> None:
     """Figure 1: accuracy over finetuning iterations, maft vs single-agent FT, one panel per model / dataset."""
     sub = df[df["method"].isin(methods)]
     if sub.empty:
         return _placeholder(path, f"Figure 1: none of {', '.join(methods)} ran in this study.")
     panels = list(sub.groupby(["model", "dataset"]))
     plt, fig, axes = _panels(len(panels))
+    style = _style(methods)
     for ax, ((model, dataset), g) in zip(axes, panels):
         for method in methods:
             h = g[g["method"] == method].sort_values("iteration")
             if len(h):
-                ax.errorbar(h["iteration"], 100 * h["accuracy"], yerr=100 * h["stderr"], marker="o", capsize=3,
-                            label=method)
+                ax.errorbar(h["iteration"], 100 * h["accuracy"], yerr=100 * h["stderr"], capsize=3, label=method,
+                            **style[method])
         ax.set_title(f"{model} / {dataset}")
         ax.set_xlabel("finetuning iteration")
         ax.set_ylabel("accuracy (%)")
@@ -203,16 +225,23 @@ def plot_diversity(df: pd.DataFrame, path: str) -> None:
         return _placeholder(path, "No diversity metric was computed in this study.")
     many = df[["model", "dataset"]].drop_duplicates().shape[0] > 1
     plt, fig, axes = _panels(len(metrics), 4.2)
+    lines = df[["model", "dataset", "method"]].drop_duplicates().itertuples(index=False)
+    style = _style([_line_label(m, mo, d, many) for mo, d, m in lines])
     for ax, metric in zip(axes, metrics):
         for (model, dataset, method), h in df[df[metric].notna()].groupby(["model", "dataset", "method"]):
             h = h.sort_values("iteration")
-            ax.plot(h["iteration"], h[metric], marker="o", label=_line_label(method, model, dataset, many))
+            label = _line_label(method, model, dataset, many)
+            ax.plot(h["iteration"], h[metric], label=label, **style[label])
         ax.set_title(DIVERSITY_PLOTS[metric])
         ax.set_xlabel("finetuning iteration")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    _save(plt, fig, path)
+    # one legend for every panel, beside them, so that no panel's lines are hidden under it
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, format="png", bbox_inches="tight")
+    plt.close(fig)
 
 
 def plot_dissimilarity_accuracy(df: pd.DataFrame, path: str) -> None:
@@ -222,12 +251,13 @@ def plot_dissimilarity_accuracy(df: pd.DataFrame, path: str) -> None:
         return _placeholder(path, "Embedding dissimilarity was not computed in this study.")
     panels = list(sub.groupby(["model", "dataset"]))
     plt, fig, axes = _panels(len(panels))
+    style = _style(sub["method"].unique())
     for ax, ((model, dataset), g) in zip(axes, panels):
         for method, h in g.groupby("method"):
             h = h.sort_values("iteration")
             # a faint line joins one method's iterations: the trajectory the paper's Figure 4 shows
-            (line,) = ax.plot(h["embedding_dissimilarity"], 100 * h["accuracy"], alpha=0.3)
-            ax.scatter(h["embedding_dissimilarity"], 100 * h["accuracy"], color=line.get_color(), label=method)
+            ax.plot(h["embedding_dissimilarity"], 100 * h["accuracy"], alpha=0.3, color=style[method]["color"])
+            ax.scatter(h["embedding_dissimilarity"], 100 * h["accuracy"], label=method, **style[method])
             for r in h.itertuples():
                 ax.annotate(f"{method}@{r.iteration}", (r.embedding_dissimilarity, 100 * r.accuracy),
                             fontsize=7, xytext=(3, 3), textcoords="offset points")
@@ -357,6 +387,9 @@ def report_markdown(df: pd.DataFrame, choices: dict, cost: pd.DataFrame | None =
     lines += ["", "## Table 1: methods (accuracy % ± s.e.; trained methods after 1 finetuning iteration, "
               "as in the paper; untrained methods at iteration 0)", "", paper_table_markdown(df, TABLE1),
               "## Table 2: ablations (same layout)", "", paper_table_markdown(df, TABLE2)]
+    for title, labels, marker in APPENDIX:  # only where the study ran the variant
+        if df["method"].isin(marker).any():
+            lines += [f"## {title} (same layout)", "", paper_table_markdown(df, labels)]
     if claims_md is not None:
         lines += ["## Claims of the paper, checked on this run", "", claims_md]
     lines += ["## Accuracy (final-round majority vote, test split; ± binomial s.e.; unparsed = wrong)", "",

@@ -144,6 +144,13 @@ def pooled_shard(transcript: pd.DataFrame, spec: SelectionSpec) -> pd.DataFrame:
     return _frame(examples)
 
 
+def pooled_per_agent_shard(transcript: pd.DataFrame, spec: SelectionSpec) -> pd.DataFrame:
+    """The unique-ID baseline: every agent's maft shards (D^G_n and the mixed D^C_n), pooled for one
+    model. The agents stay apart through the IDs their prompts carry (debate.DebateSpec.agent_ids)."""
+    shards = per_agent_shards(transcript, spec)
+    return _frame([ex for key in sorted(shards) for ex in shards[key].to_dict("records")])
+
+
 def star_shard(transcript: pd.DataFrame, rationales: pd.DataFrame, kind: str = "integer") -> pd.DataFrame:
     """STaR (Zelikman et al. 2022): round-0 answers that are correct per the GOLD answer, plus, for the
     problems answered wrongly, the rationalisations (answers written with the gold answer as a hint)

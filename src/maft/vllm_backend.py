@@ -89,7 +89,7 @@ class VLLMBackend:
     def params(self, r: Request):
         from vllm import SamplingParams
 
-        s = self.sampling
+        s = r.sampling or self.sampling
         return SamplingParams(temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_new_tokens, seed=r.seed,
                               stop_token_ids=self.stop_ids, skip_special_tokens=True)
 

@@ -53,9 +53,22 @@ def summarize(responses: list[str]) -> str:
 
 def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise: float,
                  exclude: set[tuple[int, ...]], n_others: int = 2, max_operand: int = PAPER_MAX_OPERAND,
-                 critic: str = "majority") -> list[dict]:
+                 critic: str = "majority", id_rate: float = 0.0) -> list[dict]:
     """One pretraining conversation of the given kind: solve | critic | critic_concat | summarize.
-    `critic` names the critic turn's design: "majority" (`revision`) or "recheck" (`recheck`)."""
+    `critic` names the critic turn's design: "majority" (`revision`), "recheck" (`recheck`) or
+    "compare" (`compare`). With probability `id_rate` an agent's user turns carry an agent ID, as the
+    unique-ID baseline sends them, so that the toy reads such prompts as a real model would."""
+    convo = _conversation(kind, rng, noise, critic_noise, exclude, n_others, max_operand, critic)
+    if kind != "summarize" and id_rate > 0 and rng.random() < id_rate:
+        agent = int(rng.integers(0, n_others + 1))
+        roles = iter(("generator", "critic"))
+        convo = [prompts.user(prompts.with_agent_id(m["content"], next(roles), agent)) if m["role"] == "user" else m
+                 for m in convo]
+    return convo
+
+
+def _conversation(kind: str, rng: np.random.Generator, noise: float, critic_noise: float,
+                  exclude: set[tuple[int, ...]], n_others: int, max_operand: int, critic: str) -> list[dict]:
     while True:
         t = arithmetic_terms(rng, max_operand)
         if t not in exclude:
@@ -72,8 +85,17 @@ def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise
         prompts.user(prompts.generator_prompt(q)),
         prompts.assistant(own),
         prompts.user(prompts.critic_prompt(q, others, summary)),
-        prompts.assistant(CRITICS[critic](own, others) or solution(t, rng, critic_noise)),
+        prompts.assistant(critic_turn(critic, own, others, lambda: solution(t, rng, critic_noise))),
     ]
+
+
+def critic_turn(critic: str, own: str, others: list[str], solve_again) -> str:
+    """The teacher's critic reply: the design's text, or a fresh solution (`solve_again()`) where the
+    design gives up its own answer."""
+    if critic == "compare":
+        kept = recheck(own, others)
+        return comparison(own, others) + "\n" + (kept or solve_again())
+    return CRITICS[critic](own, others) or solve_again()
 
 
 def revision(own: str, others: list[str]) -> str | None:
@@ -101,6 +123,18 @@ def recheck(own: str, others: list[str]) -> str | None:
     did. An answer nobody shares is likely wrong, since the toy's errors differ between samples."""
     mine = last_boxed(own)
     return own if mine is not None and mine in {last_boxed(r) for r in others} else None
+
+
+def comparison(own: str, others: list[str]) -> str:
+    """The compare critic's opening: its own answer set against each other agent's, one line each,
+    then the verdict. Written out before any step, so the choice between keeping its solution and
+    solving again is a token the rest of the turn conditions on, not a decision a small model has to
+    make silently at the first step that differs (the recheck design's critics scored no better than
+    its generators: measured, README "The toy")."""
+    mine = last_boxed(own) or "nothing"
+    lines = [f"{mine} vs {last_boxed(r) or 'nothing'}: {'same' if recheck(own, [r]) else 'differ'}" for r in others]
+    verdict = "I keep my answer." if recheck(own, others) else "I solve it again."
+    return "\n".join(lines + [verdict])
 
 
 CRITICS = {"majority": revision, "recheck": recheck}
