@@ -147,6 +147,7 @@ def all_diversity():
 
 def study_choices():
     """The open choices of the paper that this study fixed, for the report to name."""
+    methods = {m: plan.method(config, m) for m in config["methods"]}
     return {
         "config_digest": plan.config_digest(config),
         "critic_mix": config["selection"]["critic_mix"],
@@ -159,9 +160,9 @@ def study_choices():
         "rounds": config["debate"]["rounds"],
         "iterations": config["iterations"],
         # methods that run another number of iterations than the study's (method_definitions.*.iterations)
-        "method_iterations": {m: plan.method(config, m).iterations for m in config["methods"]
-                              if plan.trains(config, m) and plan.method(config, m).iterations != config["iterations"]},
-        "method_sampling": {m: plan.method(config, m).sampling for m in config["methods"] if plan.method(config, m).sampling},
+        "method_iterations": {m: x.iterations for m, x in methods.items()
+                              if x.train != "none" and x.iterations != config["iterations"]},
+        "method_sampling": {m: x.sampling for m, x in methods.items() if x.sampling},
         "finetune": {k: config["finetune"][k] for k in ("method", "lora_r", "lr", "epochs", "batch_size")},
         "gpus": config.get("compute", {}).get("gpus", {}),
     }

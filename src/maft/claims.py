@@ -157,8 +157,9 @@ def claim_five_agents(cell: pd.DataFrame, model: str, dataset: str) -> Verdict:
     """(e) With 5 agents, multiagent finetuning beats debate and majority FT (appendix Table 4)."""
     v = Verdict("e", "5 agents: maft > debate and maft > majority FT (1 finetuning iteration)", model, dataset)
     v.missing = methods_missing(cell, FIVE_AGENTS)
-    if v.missing or 1 not in iterations(cell, "maft_5agents") or 1 not in iterations(cell, "majority_ft_5agents"):
-        v.missing = v.missing or ["iteration 1 of maft_5agents and majority_ft_5agents"]
+    if not v.missing and not all(1 in iterations(cell, x) for x in ("maft_5agents", "majority_ft_5agents")):
+        v.missing = ["iteration 1 of maft_5agents and majority_ft_5agents"]
+    if v.missing:
         return v
     m = accuracy(cell, "maft_5agents", 1)
     v.checks = [difference("maft_5agents − debate_5agents", m, accuracy(cell, "debate_5agents", 0), ">"),

@@ -309,15 +309,10 @@ class TransformersBackend:
         mixed = path is None and bool(self.adapters)
         encoded = [prompt_ids(self.tokenizer, r.messages) for r in requests]
         sampling = [r.sampling or self.sampling for r in requests]
-        kinds = {s: k for k, s in enumerate(dict.fromkeys(sampling))}
-        # one sampling setting per batch; within it, similar lengths share a batch
-        order = sorted(range(len(requests)), key=lambda i: (kinds[sampling[i]], len(encoded[i])))
-        batches = []
-        for i in order:
-            if batches and len(batches[-1]) < self.batch_size and sampling[batches[-1][0]] == sampling[i]:
-                batches[-1].append(i)
-            else:
-                batches.append([i])
+        batches = []  # one sampling setting per batch; within it, similar lengths share a batch
+        for s in dict.fromkeys(sampling):
+            order = sorted((i for i in range(len(requests)) if sampling[i] == s), key=lambda i: len(encoded[i]))
+            batches += [order[k:k + self.batch_size] for k in range(0, len(order), self.batch_size)]
         texts: list[str | None] = [None] * len(requests)
         for idx in tqdm(batches, desc=desc, mininterval=5):
             names = [requests[i].adapter or BASE for i in idx] if mixed else None

@@ -161,9 +161,9 @@ def _panels(n: int, width: float = 5.0, height: float = 3.6):
     return plt, fig, axes[0]
 
 
-def _save(plt, fig, path: str) -> None:
+def _save(plt, fig, path: str, **savefig) -> None:
     fig.tight_layout()
-    fig.savefig(path, dpi=120, format="png")
+    fig.savefig(path, dpi=120, format="png", **savefig)
     plt.close(fig)
 
 
@@ -239,9 +239,7 @@ def plot_diversity(df: pd.DataFrame, path: str) -> None:
     # one legend for every panel, beside them, so that no panel's lines are hidden under it
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120, format="png", bbox_inches="tight")
-    plt.close(fig)
+    _save(plt, fig, path, bbox_inches="tight")  # the legend stands outside the axes
 
 
 def plot_dissimilarity_accuracy(df: pd.DataFrame, path: str) -> None:
