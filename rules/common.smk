@@ -21,7 +21,7 @@ GPU_ENV = "../envs/maft-cuda.yaml" if config.get("compute", {}).get("cuda_env", 
 wildcard_constraints:
     model="|".join(config["models"]),
     dataset="|".join(plan.all_datasets(config)),
-    method="|".join(sorted(set(config["methods"]) | set(plan.owners(config)))),
+    method="|".join(plan.study_methods(config)),
     iter=r"\d+",
     split="train|test",
     role="generator|critic",
@@ -84,11 +84,15 @@ def job_params(wc, **extra):
 
 
 def debate_params(w, split=None):
-    m = plan.method(config, w.method)
     return job_params(
         w, iteration=int(w.iter), split=split or w.split, model=model_def(w), sampling=config["sampling"],
         generation=config["generation"], debate={"max_others": config["debate"]["max_others"]},
-        method={"rounds": m.rounds, "summary": m.summary, "sampling": m.sampling, "agent_ids": m.agent_ids})
+        method=plan.debate_settings(config, w.method))
+
+
+def shared_debate_source(w, split):
+    """The iteration-0 transcript that this method's equals (plan.base_debate_source)."""
+    return f"{prefix(w)}/{plan.base_debate_source(config, w.method, split)}/iter0/debate-{split}.parquet"
 
 
 def star_rationales(w):
@@ -163,6 +167,8 @@ def study_choices():
         "method_iterations": {m: x.iterations for m, x in methods.items()
                               if x.train != "none" and x.iterations != config["iterations"]},
         "method_sampling": {m: x.sampling for m, x in methods.items() if x.sampling},
+        # iteration 0 is the base model's debate: these methods copy an identical one (same seeds)
+        "shared_base_debates": {s: plan.shared_base_debates(config, s) for s in ("train", "test")},
         "finetune": {k: config["finetune"][k] for k in ("method", "lora_r", "lr", "epochs", "batch_size")},
         "gpus": config.get("compute", {}).get("gpus", {}),
     }

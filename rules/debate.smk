@@ -28,6 +28,38 @@ rule debate:
         "--out {output} 2> {log}"
 
 
+# Iteration 0 is the base model's debate. A method whose debate settings equal an earlier method's
+# (plan.base_debate_source) would write the same transcript, seeds included: it copies that one.
+ruleorder: share_base_debate_test > debate
+ruleorder: share_base_debate_train > debate
+
+
+localrules:
+    share_base_debate_test,
+    share_base_debate_train,
+
+
+for _split in ("test", "train"):
+
+    rule:
+        name:
+            f"share_base_debate_{_split}"
+        input:
+            lambda w, split=_split: shared_debate_source(w, split),
+        output:
+            f"{RES}/{{model}}/{{dataset}}/{{method}}/iter0/debate-{_split}.parquet",
+        wildcard_constraints:
+            method="|".join(plan.shared_base_debates(config, _split)) or "(?!)",
+        log:
+            f"{LOGS}/{{model}}/{{dataset}}/{{method}}/iter0/debate-{_split}.log",
+        benchmark:
+            f"{BENCH}/{{model}}/{{dataset}}/{{method}}/iter0/debate-{_split}.shared.tsv"
+        conda:
+            ENV
+        shell:
+            "python scripts/share_debate.py --source {input} --out {output} 2> {log}"
+
+
 rule rationalize:
     # STaR only: the wrongly answered train problems, asked again with the gold answer as a hint.
     input:

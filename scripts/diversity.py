@@ -7,7 +7,7 @@ from maft.artifacts import provenance, read_parquet, write_json
 from maft.debate import TRANSCRIPT_COLUMNS
 from maft.diversity import (AgentScorer, ModelScorer, consensus, embedding_dissimilarity, hidden_state_embedder,
                             likelihood_metrics)
-from maft.generation import load_base_model, load_tokenizer, split_agents, with_adapters
+from maft.generation import load_base_model, load_tokenizer, split_agents, with_row_adapters
 
 p = cli.parser(__doc__)
 p.add_argument("--transcript", required=True)
@@ -27,7 +27,7 @@ model = load_base_model(args.base, P["generation"]["device"], "float32", P["mode
 dirs = sorted({d for d in args.agents if d != "base"})
 name = {d: f"a{i}" for i, d in enumerate(dirs)}
 lora, full = split_agents({name[d]: d for d in dirs})  # full: agents that are complete checkpoints
-model = with_adapters(model, lora)
+model = with_row_adapters(model, lora)  # vectorised multi-LoRA where it applies
 adapters = [None if d == "base" else name[d] for d in args.agents]
 
 if D["embedder"] == "base":

@@ -115,3 +115,42 @@ def test_model_scorer_on_a_real_model_with_adapters(tmp_path):
     assert torch.allclose(rows, base_rows, atol=1e-5)
     assert tok.decode(ids).startswith("- 1*2=2")
     assert math.isfinite(m["heldout_nll"]) and m["pairwise_kl"] > 0
+
+
+@pytest.mark.parametrize("vectorised", [True, False], ids=["multilora", "peft"])
+def test_scoring_and_embedding_with_adapters_loaded(tmp_path, vectorised):
+    """One batched forward scores a response under every adapter as separate calls would, and the
+    'base' embedder reads the base model even with adapters loaded (PEFT keeps one active)."""
+    from peft import LoraConfig, get_peft_model
+
+    from maft.diversity import ModelScorer, hidden_state_embedder
+    from maft.generation import load_base_model, with_row_adapters
+    from maft.toy.model import build_model, build_tokenizer
+    from maft.toy.teacher import chat_example
+
+    rng = np.random.default_rng(0)
+    tok = build_tokenizer(["\n".join(m["content"] for m in chat_example("solve", rng, 0.4, 0.2, set()))
+                           for _ in range(80)], 300)
+    small = {"hidden_size": 32, "layers": 1, "heads": 2}
+    torch.manual_seed(0)
+    build_model(tok, small).save_pretrained(tmp_path / "base")
+    tok.save_pretrained(tmp_path / "base")
+    for name in ("a", "b"):
+        m = get_peft_model(build_model(tok, small), LoraConfig(r=8, target_modules="all-linear",
+                                                               init_lora_weights=False))
+        m.save_pretrained(tmp_path / name)
+    plain = load_base_model(str(tmp_path / "base"), "cpu", "float32")
+    model = with_row_adapters(load_base_model(str(tmp_path / "base"), "cpu", "float32"),
+                              {n: str(tmp_path / n) for n in ("a", "b")}, vectorised=vectorised)
+    assert hasattr(model, "multilora") == vectorised
+    msgs, response = [{"role": "user", "content": "q"}], "- 1*2=2\n\\boxed{2}"
+    scorer = ModelScorer(model, tok)
+    batched = scorer.many(msgs, response, ["a", None, "b"])
+    for adapter, (ids, rows) in zip(["a", None, "b"], batched):
+        one_ids, one_rows = scorer(msgs, response, adapter)
+        assert torch.equal(ids, one_ids) and torch.allclose(rows, one_rows, atol=1e-5)
+    assert not torch.allclose(batched[0][1], batched[1][1], atol=1e-3)  # a random adapter differs
+    base_rows = ModelScorer(plain, tok)(msgs, response, None)[1]
+    assert torch.allclose(batched[1][1], base_rows, atol=1e-5)
+    texts = ["- 1*2=2", "- 3*4=12 and more"]
+    assert np.allclose(hidden_state_embedder(model, tok)(texts), hidden_state_embedder(plain, tok)(texts), atol=1e-5)

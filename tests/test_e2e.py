@@ -162,3 +162,26 @@ def test_diversity_is_measured_for_every_iteration(tiny_run):
     table = pd.read_csv(wd / "results/tiny/report/scores.csv")
     assert table["heldout_nll"].notna().all()
     assert "Diversity" in (wd / "results/tiny/report/report.md").read_text()
+
+
+def test_a_method_with_the_same_base_debate_copies_it(tiny_run):
+    """`debate` at iter0 is maft's iter0 debate: its own job would get the same parameters and seats,
+    so the pipeline copies maft's transcript instead of generating it again."""
+    import shlex
+
+    wd, _ = tiny_run
+    alone = snakemake("-n", "-p", "--configfile", TINY, "--config", "methods=[debate]", cwd=wd).stdout
+    cmd = next(line.split("Shell command:", 1)[1] if "Shell command:" in line else line
+               for line in alone.splitlines() if "scripts/debate.py" in line and "debate/iter0/debate-test" in line)
+    argv = shlex.split(cmd.strip())
+    own = read_meta(wd / CELL / "iter0/debate-test.parquet")
+    assert json.loads(argv[argv.index("--params") + 1]) == own["params"]
+    assert argv[argv.index("--generators") + 1: argv.index("--critics")] == ["base"] * N
+
+    target = "results/tiny/toy/arithmetic/debate/iter0/scores.json"
+    proc = snakemake(target, "--cores", "2", "--configfile", TINY, "--config", "methods=[maft,debate]", cwd=wd)
+    assert "share_base_debate_test" in proc.stdout + proc.stderr
+    copy = wd / "results/tiny/toy/arithmetic/debate/iter0/debate-test.parquet"
+    pd.testing.assert_frame_equal(pd.read_parquet(copy), pd.read_parquet(wd / CELL / "iter0/debate-test.parquet"))
+    assert read_meta(copy)["shared_from"].endswith("maft/iter0/debate-test.parquet")
+    assert json.loads((wd / target).read_text())["n"] == P

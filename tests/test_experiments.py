@@ -9,7 +9,6 @@ multiagent finetuning trains 2N agents (N generators, N critics) per iteration, 
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 
 import jinja2.sandbox
@@ -74,9 +73,7 @@ def test_experiments_are_shipped():
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
 def test_experiment_dry_run_plans_the_study(workdir, path):
     cfg = merged(path)
-    start = time.monotonic()
     proc = snakemake("-n", "--quiet", "rules", "--configfile", path, cwd=workdir, timeout=120)
-    elapsed = time.monotonic() - start
     counts = job_counts(proc.stdout)
     want = expected_counts(cfg)
     for rule, n in want.items():
@@ -87,7 +84,6 @@ def test_experiment_dry_run_plans_the_study(workdir, path):
         assert counts["finetune"] == 2 * n * L * len(cfg["models"]) * len(cfg["datasets"])
     if all(cfg["model_definitions"][m]["source"] != "toy" for m in cfg["models"]):
         assert "toy_base_model" not in counts  # hub models only: nothing is pretrained
-    assert elapsed < 10, f"dry-run of {path.name} took {elapsed:.1f} s"
 
 
 def test_appendix_layers_over_a_paper_study(workdir):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from maft import prompts
-from maft.generation import BASE, Request, Sampling, TransformersBackend, _adapter_rows, load_base_model
+from maft.generation import BASE, Request, Sampling, TransformersBackend, adapter_rows, load_base_model
 from maft.toy.model import build_model, build_tokenizer
 from maft.toy.teacher import chat_example
 
@@ -42,7 +42,7 @@ def batch(tok, n):
 
 def logits(backend, names):
     ids, attn = batch(backend.tokenizer, len(names))
-    with torch.no_grad(), _adapter_rows(backend.model, names) as forward:
+    with torch.no_grad(), adapter_rows(backend.model, names) as forward:
         return forward(input_ids=ids, attention_mask=attn).logits
 
 

@@ -86,7 +86,7 @@ def test_iterations(config):
     assert plan.iterations(config, "maft") == list(range(L + 1))
     config["iterations"] = 5
     assert plan.iterations(config, "maft") == [0, 1, 2, 3, 4, 5]
-    assert plan.iterations(config, "maft_nosummary") == [0, 1, 2, 3, 4, 5]
+    assert plan.iterations(config, "maft_nosummary") == [0, 1]  # its own L: Table 2 compares at L = 1
     assert plan.iterations(config, "majority") == [0]
 
 
@@ -234,3 +234,58 @@ def test_pooled_method_plays_every_agent_with_one_model(config):
     gens, crits = plan.agent_dirs(cfg, "single_ft_nodebate", "P", 1)
     assert gens == ["P/single_ft/iter1/agents/generator-0"]
     assert plan.iterations(cfg, "single_ft_nodebate") == list(range(cfg["iterations"] + 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# plan.base_debate_source: iteration-0 debates shared between methods
+# ---------------------------------------------------------------------------------------------
+
+COMPARISON = ["base", "majority", "debate", "star", "majority_ft", "single_ft", "single_ft_nodebate", "maft",
+              "maft_nosummary", "maft_nocritic", "single_ft_t2", "unique_id", "maft_5agents", "debate_5agents",
+              "majority_ft_5agents"]
+
+
+def test_methods_with_the_same_base_debate_copy_the_first_in_definition_order(config):
+    config["methods"] = COMPARISON
+    assert plan.shared_base_debates(config) == {
+        # 3 agents x 2 rounds with summaries: the base model's debate
+        "maft_nocritic": "maft", "single_ft": "maft", "debate": "maft",
+        # 3 samples, no debate; 1 sample
+        "majority": "majority_ft", "star": "single_ft_nodebate", "base": "single_ft_nodebate",
+        "debate_5agents": "maft_5agents",
+    }
+
+
+def test_only_methods_that_train_their_own_agents_debate_on_train(config):
+    config["methods"] = COMPARISON
+    # star's 1-sample train debate has no earlier trainer to copy (single_ft_nodebate trains nothing)
+    assert plan.shared_base_debates(config, "train") == {"maft_nocritic": "maft", "single_ft": "maft"}
+    assert plan.base_debate_source(config, "star", "train") == "star"
+    assert not plan.debates_on(config, "single_ft_nodebate", "train")
+
+
+def test_a_different_debate_setting_keeps_its_own_base_debate(config):
+    config["methods"] = COMPARISON
+    # concatenated answers, temperature 2, agent IDs in the prompts, 5 agents x 1 round
+    for name in ("maft_nosummary", "single_ft_t2", "unique_id", "majority_ft_5agents", "maft", "maft_5agents"):
+        assert plan.base_debate_source(config, name) == name
+
+
+def test_the_shared_source_does_not_depend_on_the_order_of_methods(config):
+    config["methods"] = ["debate", "maft"]
+    assert plan.shared_base_debates(config) == {"debate": "maft"}
+    config["methods"] = ["debate", "base"]
+    assert plan.shared_base_debates(config) == {}
+
+
+def test_a_methods_own_sampling_is_part_of_its_base_debate(config):
+    config["methods"] = ["maft", "debate"]
+    config["method_definitions"]["debate"]["sampling"] = {"top_p": 0.5}
+    assert plan.shared_base_debates(config) == {}
+
+
+def test_the_owner_of_evaluated_agents_can_be_the_source(config):
+    # single_ft_nodebate evaluates single_ft's model, so single_ft's debates are part of the study
+    config["methods"] = ["single_ft_nodebate", "maft"]
+    assert plan.study_methods(config) == ["maft", "single_ft", "single_ft_nodebate"]
+    assert plan.shared_base_debates(config) == {"single_ft": "maft"}

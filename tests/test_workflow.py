@@ -20,8 +20,24 @@ def test_lint_is_clean():
     assert "Congratulations" in proc.stdout + proc.stderr
 
 
-def test_default_study_plans_every_iteration():
+def test_default_study_plans_the_whole_comparison():
     counts = job_counts(snakemake("-n", "--quiet", "rules").stdout)
+    n, L = DEFAULT["debate"]["agents"], DEFAULT["iterations"]
+    assert len(DEFAULT["methods"]) == 10
+    # Figure 1's maft (2N a round) and single_ft, and STaR, over L; majority FT and the ablations at L = 1
+    assert counts["finetune"] == 2 * n * L + L + L + 1 + 2 * n + n
+    assert counts["select_shard"] == counts["finetune"]
+    # computed debates: maft 7, maft_nosummary 3, maft_nocritic 1 (iter1 test), single_ft 5, its
+    # 1-agent evaluation 4, majority_ft 3, star 6 (train 0..2, test 1..3); debate, majority, base: none
+    assert counts["debate"] == (L + L + 1) + 3 + 1 + (L - 1 + L) + (L + 1) + 3 + (L + L)
+    # copied base debates: test (maft_nocritic, single_ft, star, debate, majority, base), train (2)
+    assert counts["share_base_debate_test"] == 6 and counts["share_base_debate_train"] == 2
+    assert counts["score"] == counts["diversity"] == (L + 1) * 4 + 2 * 3 + 3  # iterated, L = 1, untrained
+    assert counts["toy_base_model"] == 1 and counts["problems"] == 1
+
+
+def test_the_method_alone_plans_every_iteration():
+    counts = job_counts(snakemake("-n", "--quiet", "rules", "--config", "methods=[maft]").stdout)
     n, L = DEFAULT["debate"]["agents"], DEFAULT["iterations"]
     assert counts["finetune"] == 2 * n * L  # exactly 2N finetunes per iteration
     assert counts["select_shard"] == 2 * n * L
@@ -40,10 +56,13 @@ def test_methods_share_base_debates_and_train_only_what_they_need(tmp_path):
     cfg.write_text(yaml.safe_dump({"methods": ["maft", "maft_nocritic", "debate", "majority", "base"]}))
     counts = job_counts(snakemake("-n", "--quiet", "rules", "--configfile", cfg).stdout)
     n, L = 3, DEFAULT["iterations"]
-    # maft: generators and critics; maft_nocritic: generators only
-    assert counts["finetune"] == 2 * n * L + n * L
+    # maft: generators and critics over L; maft_nocritic: generators only, at its own L = 1 (Table 2)
+    assert counts["finetune"] == 2 * n * L + n
     # untrained methods are evaluated at iter0 only
-    assert counts["score"] == (L + 1) * 2 + 3
+    assert counts["score"] == (L + 1) + 2 + 3
+    # iter0 is the base model's debate: maft computes it, maft_nocritic (train, test) and debate (test) copy it
+    assert counts["share_base_debate_train"] == 1 and counts["share_base_debate_test"] == 2
+    assert counts["debate"] == (L + L + 1) + 1 + 1 + 1  # maft, maft_nocritic (iter1 test), majority, base
 
 
 def test_unknown_config_key_is_named(tmp_path):
@@ -80,7 +99,7 @@ def test_single_iteration_can_be_targeted():
 
 
 def test_slurm_profile_dry_runs_without_slurm():
-    proc = snakemake("-n", "--quiet", "rules", "--profile", "profiles/slurm")
+    proc = snakemake("-n", "--quiet", "rules", "--profile", "profiles/slurm", "--config", "methods=[maft]")
     assert job_counts(proc.stdout)["finetune"] == 18
 
 
@@ -90,12 +109,14 @@ def test_pooled_methods_train_one_model_and_share_it(tmp_path):
     proc = snakemake("-n", "--quiet", "rules", "--configfile", cfg)
     counts = job_counts(proc.stdout)
     L = DEFAULT["iterations"]
-    # one finetune per iteration for each pooled method; single_ft_nodebate reuses single_ft's model
-    assert counts["finetune"] == 2 * L
-    assert counts["select_shard"] == 2 * L
-    assert counts["score"] == 3 * (L + 1)
-    # train debates of both trainers (iter 0..L-1) and test debates of all three (iter 0..L)
-    assert counts["debate"] == 2 * L + 3 * (L + 1)
+    # one finetune per iteration for each pooled method (majority FT: its own L = 1); single_ft_nodebate
+    # reuses single_ft's model
+    assert counts["finetune"] == L + 1
+    assert counts["select_shard"] == L + 1
+    assert counts["score"] == 2 * (L + 1) + 2
+    # train debates of both trainers and test debates of all three; no two share a base debate
+    assert counts["debate"] == (L + L + 1) + (L + 1) + (1 + 2)
+    assert "share_base_debate_test" not in counts
 
 
 def test_methods_run_their_own_number_of_iterations(tmp_path):
@@ -120,7 +141,7 @@ def test_pooled_dry_run_names_the_shared_model(tmp_path):
 def test_zero_shot_transfer_reuses_agents_trained_on_another_dataset(tmp_path):
     cfg = tmp_path / "transfer.yaml"
     cfg.write_text(yaml.safe_dump({
-        "datasets": ["gsm8k"],
+        "datasets": ["gsm8k"], "methods": ["maft"],
         "dataset_definitions": {"gsm8k": {"kind": "gsm8k", "answer": "number", "n_train": 10, "n_test": 10,
                                           "path": "data/gsm8k/test.jsonl", "transfer_from": "arithmetic"}},
     }))

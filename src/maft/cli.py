@@ -21,7 +21,10 @@ def setup(args) -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import torch
-
-    torch.set_num_threads(max(1, args.threads))
+    threads = max(1, args.threads)
+    # Jobs that only read and write tables never import torch (2 s of a 3-s job); for those that
+    # import it later, OpenMP reads the variable when torch first starts.
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
     logging.getLogger("maft").info("params: %s", json.dumps(args.params, sort_keys=True))

@@ -18,7 +18,7 @@ import pandas as pd
 
 from maft import prompts
 from maft.answers import extract_answer, is_correct
-from maft.generation import Request, Sampling
+from maft.request import Request, Sampling
 from maft.seeds import derive_seed
 
 TRANSCRIPT_COLUMNS = [

@@ -16,6 +16,7 @@ model with LoRA adapters.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from maft.generation import BASE, adapter_rows
 from maft.voting import final_round_votes, mean_agreement
 
 
@@ -67,15 +69,15 @@ def likelihood_metrics(transcript: pd.DataFrame, score, adapters: list[str | Non
     for _, g in final.groupby("problem_id"):
         for r in g.sort_values("agent").to_dict("records"):
             j = int(r["agent"])
-            messages = json.loads(r["prompt"])
-            ids, own = score(messages, r["response"], adapters[j])
+            under = _score_all(score, json.loads(r["prompt"]), r["response"], [adapters[j], None, *adapters])
+            ids, own = under[adapters[j]]
             if len(ids) == 0:
                 continue
-            base_kl.append(float(kl_rows(own, score(messages, r["response"], None)[1]).mean()))
+            base_kl.append(float(kl_rows(own, under[None][1]).mean()))
             for k in range(n):
                 if k == j:
                     continue
-                _, other = score(messages, r["response"], adapters[k])
+                other = under[adapters[k]][1]
                 pair_kl.append(float(kl_rows(own, other).mean()))
                 if k == (j + 1) % n:  # the held-out critic that scores agent j's response
                     nll.append(float(-other.gather(-1, ids[:, None]).mean()))
@@ -83,27 +85,44 @@ def likelihood_metrics(transcript: pd.DataFrame, score, adapters: list[str | Non
     return {"heldout_nll": mean(nll), "pairwise_kl": mean(pair_kl), "kl_to_base": mean(base_kl)}
 
 
+def _score_all(score, messages: list[dict], response: str, adapters: list) -> dict:
+    """{adapter: score(messages, response, adapter)} for each distinct adapter: one batched forward when
+    the scorer has `many` (the same tokens under every agent's weights), else one call each."""
+    distinct = list(dict.fromkeys(adapters))
+    if hasattr(score, "many"):
+        return dict(zip(distinct, score.many(messages, response, distinct)))
+    return {a: score(messages, response, a) for a in distinct}
+
+
 class ModelScorer:
-    """`score` for likelihood_metrics: a base model with named LoRA adapters (PEFT), teacher-forced."""
+    """`score` for likelihood_metrics: a base model with named LoRA adapters (generation.with_row_adapters:
+    vectorised, or PEFT), teacher-forced."""
 
     def __init__(self, model, tokenizer):
         self.model, self.tokenizer = model, tokenizer
-        self.peft = hasattr(model, "peft_config")
+        self.routed = hasattr(model, "peft_config") or hasattr(model, "multilora")  # rows can pick adapters
+
+    def __call__(self, messages: list[dict], response: str, adapter: str | None):
+        return self.many(messages, response, [adapter])[0]
 
     @torch.no_grad()
-    def __call__(self, messages: list[dict], response: str, adapter: str | None):
+    def many(self, messages: list[dict], response: str, adapters: list[str | None]) -> list[tuple]:
+        """(ids, logprob rows) under each adapter: one forward pass, one batch row per adapter."""
         from maft import prompts
         from maft.chat import prompt_ids, render_ids
 
         prompt = prompt_ids(self.tokenizer, messages)
         full = render_ids(self.tokenizer, messages + [prompts.assistant(response)], add_generation_prompt=False)
         if full[: len(prompt)] != prompt or len(full) <= len(prompt):
-            return torch.zeros(0, dtype=torch.long), torch.zeros(0, 1)
+            return [(torch.zeros(0, dtype=torch.long), torch.zeros(0, 1))] * len(adapters)
         device = next(self.model.parameters()).device
-        x = torch.tensor([full], device=device)
-        extra = {"adapter_names": [adapter or "__base__"]} if self.peft else {}
-        logits = self.model(input_ids=x, **extra).logits[0, len(prompt) - 1: len(full) - 1]
-        return torch.tensor(full[len(prompt):]), torch.log_softmax(logits.float().cpu(), dim=-1)
+        names = [a or BASE for a in adapters] if self.routed else [BASE]
+        x = torch.tensor([full] * len(names), device=device)
+        with adapter_rows(self.model, names if self.routed else None) as forward:
+            logits = forward(input_ids=x).logits[:, len(prompt) - 1: len(full) - 1]
+        rows = torch.log_softmax(logits.float().cpu(), dim=-1)
+        ids = torch.tensor(full[len(prompt):])
+        return [(ids, rows[i if self.routed else 0]) for i in range(len(adapters))]
 
 
 class AgentScorer:
@@ -114,9 +133,13 @@ class AgentScorer:
         self.base, self.full = base, full
 
     def __call__(self, messages: list[dict], response: str, adapter: str | None):
-        if adapter in self.full:
-            return self.full[adapter](messages, response, None)
-        return self.base(messages, response, adapter)
+        return self.many(messages, response, [adapter])[0]
+
+    def many(self, messages: list[dict], response: str, adapters: list[str | None]) -> list[tuple]:
+        lora = [a for a in adapters if a not in self.full]
+        out = dict(zip(lora, self.base.many(messages, response, lora))) if lora else {}
+        out.update({a: self.full[a](messages, response, None) for a in adapters if a in self.full})
+        return [out[a] for a in adapters]
 
 
 def hidden_state_embedder(model, tokenizer):
@@ -126,11 +149,13 @@ def hidden_state_embedder(model, tokenizer):
     def embed(texts: list[str]) -> np.ndarray:
         out = []
         device = next(model.parameters()).device
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        for t in texts:
-            ids = tokenizer(t or " ", return_tensors="pt", add_special_tokens=False)["input_ids"].to(device)
-            h = base(input_ids=ids, output_hidden_states=True).hidden_states[-1][0]
-            out.append(h.float().mean(0).cpu().numpy())
+        # PEFT keeps its first adapter active; the vectorised layers are the base outside adapter_rows
+        off = model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext()
+        with off:
+            for t in texts:
+                ids = tokenizer(t or " ", return_tensors="pt", add_special_tokens=False)["input_ids"].to(device)
+                h = model(input_ids=ids, output_hidden_states=True).hidden_states[-1][0]
+                out.append(h.float().mean(0).cpu().numpy())
         return np.stack(out)
 
     return embed

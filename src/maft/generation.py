@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -19,24 +18,10 @@ from tqdm import tqdm
 
 from maft.chat import prompt_ids
 from maft.multilora import MultiLoRA, read_adapter, unsupported
+from maft.request import Request, Sampling  # noqa: F401  (re-exported: the backends' interface)
 
 log = logging.getLogger(__name__)
 BASE = "__base__"  # PEFT's name for "no adapter" in a mixed batch
-
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float = 1.0
-    top_p: float = 0.9
-    max_new_tokens: int = 96
-
-
-@dataclass(frozen=True)
-class Request:
-    messages: list[dict]
-    seed: int
-    adapter: str | None = None  # a name given to `adapters=` when the backend was built; None = base
-    sampling: Sampling | None = None  # None: the backend's; a method may sample its agents differently
 
 
 def resolve_device(device: str) -> str:
@@ -112,7 +97,7 @@ def top_p_sample(logits: torch.Tensor, temperature: float, top_p: float, gens: l
 
 
 @contextlib.contextmanager
-def _adapter_rows(model, adapter_names: list[str] | None):
+def adapter_rows(model, adapter_names: list[str] | None):
     """Yield a forward function that applies adapter_names[i] to row i.
 
     PEFT registers (and removes) the hooks that route rows to adapters on every forward call, which
@@ -158,7 +143,7 @@ def sample_batch(model, prompts: list[list[int]], seeds: list[int], sampling: Sa
     live = torch.arange(n)  # original row of each batch row
     names = adapter_names
     with contextlib.ExitStack() as stack:
-        forward = stack.enter_context(_adapter_rows(model, names))
+        forward = stack.enter_context(adapter_rows(model, names))
         out = forward(input_ids=ids, attention_mask=attn[:, :width], position_ids=pos, use_cache=True,
                       logits_to_keep=1)
         cache = out.past_key_values
@@ -179,7 +164,7 @@ def sample_batch(model, prompts: list[list[int]], seeds: list[int], sampling: Sa
                 if names is not None:  # route the remaining rows to their adapters again
                     stack.close()
                     names = [names[i] for i in kept]
-                    forward = stack.enter_context(_adapter_rows(model, names))
+                    forward = stack.enter_context(adapter_rows(model, names))
             pos = pos[:, -1:] + 1
             out = forward(input_ids=nxt[:, None], attention_mask=attn[:, :width + t + 1], position_ids=pos,
                           past_key_values=cache, use_cache=True)

@@ -144,6 +144,44 @@ def owners(config: dict) -> list[str]:
     return out
 
 
+def study_methods(config: dict) -> list[str]:
+    """The methods the study runs and those whose agents they evaluate, in method_definitions order."""
+    chosen = set(config["methods"]) | set(owners(config))
+    return [name for name in config["method_definitions"] if name in chosen]
+
+
+def debate_settings(config: dict, name: str) -> dict:
+    """What a method's debate job reads besides the problems, seeds and weights (its `method` params)."""
+    m = method(config, name)
+    return {"rounds": m.rounds, "summary": m.summary, "sampling": m.sampling, "agent_ids": m.agent_ids}
+
+
+def base_debate_source(config: dict, name: str, split: str = "test") -> str:
+    """The method whose iteration-0 debate on `split` `name` copies: the first one in the study with
+    the same agents and debate settings that debates on that split itself (every method is tested,
+    only trained ones debate on train), or `name` itself.
+
+    Iteration 0 is the base model's debate, and seeds come from (seed, iteration, split, problem,
+    agent, round), never from the method's name, so two such jobs would write the same transcript.
+    """
+    key = lambda n: (method(config, n).agents, debate_settings(config, n))  # noqa: E731
+    candidates = [n for n in study_methods(config) if debates_on(config, n, split)]
+    return next((other for other in candidates if key(other) == key(name)), name)
+
+
+def debates_on(config: dict, name: str, split: str) -> bool:
+    """Every method is tested; only a method that trains its own agents debates on the train split."""
+    m = method(config, name)
+    return split == "test" or (m.train != "none" and m.owner == name)
+
+
+def shared_base_debates(config: dict, split: str = "test") -> dict[str, str]:
+    """{method: the method it copies its iteration-0 `split` debate from}, for every method that copies."""
+    names = [n for n in study_methods(config) if debates_on(config, n, split)]
+    out = {name: base_debate_source(config, name, split) for name in names}
+    return {name: source for name, source in out.items() if source != name}
+
+
 def agent_dirs(config: dict, name: str, prefix: str, iteration: int) -> tuple[list[str | None], list[str | None]]:
     """Generator and critic weights of each agent of `name` at `iteration` (None = base model).
 

@@ -299,18 +299,20 @@ def cost_table(bench_dir: str | Path, gpus: dict) -> pd.DataFrame:
     return out[cols]
 
 
-STAGES = ("pretrain", "data", "debate", "select", "finetune", "score", "diversity", "rationalize")
+STAGES = ("pretrain", "data", "debate", "share", "select", "finetune", "score", "diversity", "rationalize")
 
 
 def bench_stage(relative: str) -> str:
     """The pipeline stage of a benchmark file, from its path under the run's benchmark folder
-    (rules/*.smk: base/{model}.tsv, {cell}/debate-{split}.tsv, {cell}/shards/..., {cell}/agents/..., ...)."""
+    (rules/*.smk: base/{model}.tsv, {cell}/debate-{split}[.shared].tsv, {cell}/shards/..., {cell}/agents/..., ...)."""
     parts = relative.split("/")
     name = parts[-1]
     if parts[0] == "base":
         return "pretrain"
     if parts[0] == "data":
         return "data"
+    if name.endswith(".shared.tsv"):  # a base debate copied from another method (rules/debate.smk)
+        return "share"
     if len(parts) > 1 and parts[-2] in ("shards", "agents"):
         return "select" if parts[-2] == "shards" else "finetune"
     return {"scores.tsv": "score", "diversity.tsv": "diversity", "rationales-train.tsv": "rationalize"}.get(
