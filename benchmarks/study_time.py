@@ -1,7 +1,8 @@
 """Wall time of a finished study, per stage and in total, from Snakemake's own records.
 
-Reads the `benchmark:` TSVs of every job (benchmarks/<run>/...) and the newest Snakemake log, and
-prints seconds per rule (summed over jobs, and the jobs' count) and the study's wall time.
+Reads the `benchmark:` TSVs of every job (benchmarks/<run>/..., classified as the report does) and
+the newest Snakemake log, and prints seconds per stage (summed over jobs, and the jobs' count) and
+the wall time of the last Snakemake invocation.
 
     make run && python benchmarks/study_time.py --run toy
 """
@@ -10,13 +11,10 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
-
-STAGES = [("base/", "toy pretraining"), ("debate-", "debate"), ("agents/", "finetune")]
+from maft.report import stage_times
 
 
 def main() -> None:
@@ -25,14 +23,8 @@ def main() -> None:
     p.add_argument("--workdir", default=".")
     args = p.parse_args()
     wd = Path(args.workdir)
-    seconds, jobs = defaultdict(float), defaultdict(int)
-    for f in sorted((wd / "benchmarks" / args.run).rglob("*.tsv")):
-        stage = next((name for key, name in STAGES if key in str(f)), "other")
-        seconds[stage] += float(pd.read_csv(f, sep="\t")["s"].iloc[0])
-        jobs[stage] += 1
-    for stage in [name for _, name in STAGES] + ["other"]:
-        if jobs[stage]:
-            print(f"{stage:16s} {jobs[stage]:3d} jobs {seconds[stage]:8.1f} s of job time")
+    for r in stage_times(wd / "benchmarks" / args.run).itertuples():
+        print(f"{r.stage:12s} {r.jobs:4d} jobs {r.wall_s:8.1f} s of job time")
     logs = sorted((wd / ".snakemake" / "log").glob("*.snakemake.log"))
     if logs:
         stamps = [datetime.strptime(m, "%a %b %d %H:%M:%S %Y")
