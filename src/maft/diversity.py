@@ -69,7 +69,7 @@ def likelihood_metrics(transcript: pd.DataFrame, score, adapters: list[str | Non
     for _, g in final.groupby("problem_id"):
         for r in g.sort_values("agent").to_dict("records"):
             j = int(r["agent"])
-            under = _score_all(score, json.loads(r["prompt"]), r["response"], [adapters[j], None, *adapters])
+            under = _score_all(score, json.loads(r["prompt"]), r["response"], [None, *adapters])
             ids, own = under[adapters[j]]
             if len(ids) == 0:
                 continue
