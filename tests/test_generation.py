@@ -89,7 +89,7 @@ def test_a_request_can_carry_its_own_sampling(toy_with_adapters):
 
 
 def test_rows_that_end_leave_the_batch_without_changing_any_row(toy_with_adapters, monkeypatch):
-    from transformers import DynamicCache
+    from transformers.cache_utils import Cache
 
     from maft.chat import prompt_ids
     from maft.generation import sample_batch
@@ -104,8 +104,8 @@ def test_rows_that_end_leave_the_batch_without_changing_any_row(toy_with_adapter
     eos = sorted({t for p in prompts_ for t in p[-12:]})[:6]
     sampling = Sampling(1.0, 0.9, 24)
     dropped = []
-    original = DynamicCache.reorder_cache
-    monkeypatch.setattr(DynamicCache, "reorder_cache", lambda self, idx: (dropped.append(len(idx)), original(self, idx)))
+    original = Cache.reorder_cache
+    monkeypatch.setattr(Cache, "reorder_cache", lambda self, idx: (dropped.append(len(idx)), original(self, idx)))
     together = sample_batch(backend.model, prompts_, seeds, sampling, eos, backend.tokenizer.pad_token_id, names)
     assert dropped, "no row ended early: the test does not exercise the compaction"
     assert len({len(t) for t in together}) > 2
@@ -113,6 +113,41 @@ def test_rows_that_end_leave_the_batch_without_changing_any_row(toy_with_adapter
         alone = sample_batch(backend.model, [prompts_[i]], [seeds[i]], sampling, eos, backend.tokenizer.pad_token_id,
                              [names[i]])
         assert alone[0] == together[i], i
+
+
+def test_the_reserved_kv_cache_samples_what_the_models_own_cache_samples(toy_with_adapters, monkeypatch):
+    from transformers.cache_utils import Cache, DynamicCache
+
+    from maft import generation
+
+    base, adapters = toy_with_adapters
+    backend = TransformersBackend(base, adapters, Sampling(1.0, 0.9, 24), batch_size=5, device="cpu",
+                                  dtype="float32")
+    reqs = requests([None, "a0", "a1"])
+    made = []
+    reserved = generation.reserved_cache
+    monkeypatch.setattr(generation, "reserved_cache", lambda model, room: made.append(reserved(model, room)) or made[-1])
+    fast = backend.generate(reqs)
+    assert made and all(type(c) is Cache for c in made)  # the toy is all full attention: the reserved cache ran
+    monkeypatch.setattr(generation, "reserved_cache", lambda model, room: None)
+    seen = []
+    original = DynamicCache.update
+    monkeypatch.setattr(DynamicCache, "update", lambda self, *a, **k: (seen.append(1), original(self, *a, **k))[1])
+    assert backend.generate(reqs) == fast
+    assert seen  # the second run really went through the model's own (concatenating) cache
+
+
+def test_the_reserved_kv_cache_refuses_to_overflow(toy_with_adapters):
+    from maft.generation import load_base_model, reserved_cache
+
+    model = load_base_model(toy_with_adapters[0], "cpu", "float32")
+    cache = reserved_cache(model, room=2)
+    ids = torch.tensor([[1, 2, 3]])
+    out = model(input_ids=ids, past_key_values=cache, use_cache=True)
+    for _ in range(2):
+        out = model(input_ids=ids[:, :1], past_key_values=out.past_key_values, use_cache=True)
+    with pytest.raises(RuntimeError, match="room for 5"):
+        model(input_ids=ids[:, :1], past_key_values=out.past_key_values, use_cache=True)
 
 
 @pytest.mark.parametrize("sharpness", [0.1, 1.0, 5.0])

@@ -71,6 +71,20 @@ def test_a_mixed_batch_gives_peft_logits_on_every_row(base, adapters):
         assert torch.equal(got[i], plain[i]) == (name == BASE), name
 
 
+@pytest.mark.parametrize("names", [["a", BASE, "a"], ["b", "b"], ["c", "a", BASE]])
+def test_a_batch_computes_only_the_adapters_it_uses(base, adapters, names):
+    fast = TransformersBackend(str(base / "base"), adapters, device="cpu", dtype="float32")
+    peft = TransformersBackend(str(base / "base"), adapters, device="cpu", dtype="float32", vectorised=False)
+    torch.testing.assert_close(logits(fast, names), logits(peft, names), atol=1e-5, rtol=1e-5)
+    q_proj = next(layer for layer in fast.model.multilora.layers if layer.base is fast.model.get_submodule(
+        "model.layers.0.self_attn.q_proj").base)
+    with fast.model.multilora.rows([None if n == BASE else n for n in names]):
+        used = {n for n in names if n != BASE}
+        assert q_proj.active_a.shape[0] == sum(ADAPTERS[n]["r"] for n in used)
+        assert q_proj.mask.shape[0] == (1 if len(set(names)) == 1 else len(names))
+    assert q_proj.mask is None and q_proj.active_a is None
+
+
 def test_greedy_generation_matches_peft(base, adapters):
     reqs = [Request([prompts.user(prompts.generator_prompt(f"What is {i}+1*2+3-4*{i}?"))], seed=i,
                     adapter=[None, "a", "b", "c"][i % 4]) for i in range(12)]

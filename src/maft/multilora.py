@@ -9,7 +9,9 @@ Here each target Linear holds every adapter's A and B matrices concatenated,
 
 and a row's output is  base(x) + ((x A_all^T) * m) B_all^T,  where the mask m zeroes the rank
 columns of every adapter but the row's own and carries its scale (alpha / r). Two matmuls and one
-multiply per layer whatever the mix of adapters; a row with no adapter has an all-zero mask.
+multiply per layer whatever the mix of adapters; a row with no adapter has an all-zero mask. Only
+the columns of adapters that some row of the batch uses take part (a debate loads 2N agents, and
+each round uses N of them); the others would only add zeros.
 
 Only plain LoRA on Linear layers is handled (what `finetune` writes); `supports()` says whether a
 saved adapter is, and the backend falls back to PEFT for anything else (DoRA, biases, embeddings,
@@ -84,13 +86,37 @@ class MultiLoRALinear(nn.Module):
             [torch.full((a.shape[0],), k) for k, (a, _, _) in present]).to(ref.device), persistent=False)
         self.register_buffer("column_scale", torch.cat(
             [torch.full((a.shape[0],), s) for _, (a, _, s) in present]).to(ref), persistent=False)
-        self.mask: torch.Tensor | None = None  # (batch, 1, sum r), set by MultiLoRA.rows
+        # set by MultiLoRA.rows: the rank columns of the adapters the batch uses, and their mask
+        self.mask: torch.Tensor | None = None  # (batch or 1, 1, active r)
+        self.active_a: torch.Tensor | None = None
+        self.active_b: torch.Tensor | None = None
+
+    def route(self, idx: torch.Tensor) -> None:
+        """Route row i to adapter idx[i] (0: none). Only the columns of adapters some row uses take
+        part: a round of 3 generators among 6 loaded agents costs 3 adapters' rank, not 6."""
+        idx = idx.to(self.column_adapter.device)
+        used = torch.isin(self.column_adapter, idx)
+        if not bool(used.any()):
+            self.mask = None
+            return
+        cols = None if bool(used.all()) else used.nonzero().squeeze(-1)
+        adapter = self.column_adapter if cols is None else self.column_adapter[cols]
+        scale = self.column_scale if cols is None else self.column_scale[cols]
+        self.active_a = self.lora_a if cols is None else self.lora_a[cols]
+        self.active_b = self.lora_b if cols is None else self.lora_b[:, cols]
+        if bool((idx == idx[0]).all()):  # one adapter for every row: a broadcast mask
+            self.mask = scale[None, None, :]
+        else:
+            self.mask = ((idx[:, None] == adapter[None, :]) * scale)[:, None, :]
+
+    def clear(self) -> None:
+        self.mask = self.active_a = self.active_b = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.base(x)
         if self.mask is None:
             return y
-        return y + ((x @ self.lora_a.T) * self.mask) @ self.lora_b.T
+        return y + ((x @ self.active_a.T) * self.mask) @ self.active_b.T
 
 
 class MultiLoRA:
@@ -129,12 +155,10 @@ class _Rows:
     def __enter__(self):
         if bool((self.idx > 0).any()):  # all-base batches skip the adapters entirely
             for layer in self.owner.layers:
-                idx = self.idx.to(layer.column_adapter.device)
-                hit = idx[:, None] == layer.column_adapter[None, :]
-                layer.mask = (hit * layer.column_scale)[:, None, :]
+                layer.route(self.idx)
         return self.owner.model
 
     def __exit__(self, *exc):
         for layer in self.owner.layers:
-            layer.mask = None
+            layer.clear()
         return False
