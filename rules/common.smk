@@ -112,6 +112,15 @@ def finetune_params(w):
     return job_params(w, model=model_def(w), finetune=config["finetune"], role=w.role, agent=int(w.agent))
 
 
+def chain_priority(stage):
+    """`priority:` of a rule's jobs: the length of the method's chain still ahead (plan.chain_priority)."""
+    def priority(w):
+        name = f"debate-{w.split}" if stage == "debate" else stage
+        return plan.chain_priority(config, w.method, int(w.iter), name)
+
+    return priority
+
+
 def previous_agent(w):
     """Agent n's weights after iteration i-1: where iteration i's finetune starts (PyPSA-style recurrence)."""
     i = int(w.iter)

@@ -12,6 +12,7 @@ rule debate:
         critics=lambda w: seats(w)[1],
     # One thread: on CPU a second thread speeds a toy debate by ~25%, a second debate job by ~100%.
     threads: 1
+    priority: chain_priority("debate")
     resources:
         gpu=config.get("compute", {}).get("gpus", {}).get("debate", 1),
         mem_mb=8000,
@@ -72,7 +73,10 @@ rule rationalize:
         job=lambda w: debate_params(w, split="train"),
         base=base_model_path,
         generator=lambda w: seats(w)[0][0],
-    threads: 2
+    # One thread, as a debate: a 2-thread job waits until both cores are free at once, which in the
+    # whole study happened only after every other job had finished.
+    threads: 1
+    priority: chain_priority("rationalize")
     resources:
         gpu=config.get("compute", {}).get("gpus", {}).get("debate", 1),
         mem_mb=8000,

@@ -11,6 +11,7 @@ rule finetune:
         init=lambda w, input: f"--init {input.init}" if input.init else "",
         scratch=f"scratch/{config['run']}/{CELL}/{{role}}-{{agent}}",
     threads: 1
+    priority: chain_priority("finetune")
     resources:
         gpu=config.get("compute", {}).get("gpus", {}).get("finetune", 1),
         mem_mb=8000,

@@ -7,6 +7,7 @@ rule select_shard:
         f"{RES}/{CELL}/shards/{{role}}-{{agent}}.parquet",
     params:
         job=selection_params,
+    priority: chain_priority("select")
     log:
         f"{LOGS}/{CELL}/shards/{{role}}-{{agent}}.log",
     benchmark:

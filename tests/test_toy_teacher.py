@@ -140,12 +140,13 @@ def test_compare_writes_each_comparison_and_the_verdict_before_any_step():
     own = teacher.solution((1, 2, 3, 4, 5, 6), rng, 1.0)  # a wrong answer
     right = teacher.solution((1, 2, 3, 4, 5, 6), rng, 0.0)
     mine = last_boxed(own)
-    assert teacher.comparison(own, [right, own]) == f"{mine} vs -19: differ\n{mine} vs {mine}: same\nI keep my answer."
-    assert teacher.comparison(own, [right, "no answer"]) == (
-        f"{mine} vs -19: differ\n{mine} vs nothing: differ\nI solve it again.")
-    assert teacher.comparison("no answer", ["no answer"]) == "nothing vs nothing: differ\nI solve it again."
-    kept = teacher.critic_turn("compare", own, [right, own], lambda: "fresh")
-    assert kept == teacher.comparison(own, [right, own]) + "\n" + own
+
+    def turn(critic_own, others):
+        return teacher.critic_turn("compare", critic_own, others, lambda: "fresh")
+
+    assert turn(own, [right, own]) == f"{mine} vs -19: differ\n{mine} vs {mine}: same\nI keep my answer.\n{own}"
+    assert turn(own, [right, "no answer"]) == f"{mine} vs -19: differ\n{mine} vs nothing: differ\nI solve it again.\nfresh"
+    assert turn("no answer", ["no answer"]) == "nothing vs nothing: differ\nI solve it again.\nfresh"
     assert teacher.critic_turn("compare", own, [right, right], lambda: "fresh").endswith("I solve it again.\nfresh")
     # the older designs have no opening: their reply is the solution itself
     assert teacher.critic_turn("recheck", own, [right, right], lambda: "fresh") == "fresh"

@@ -46,6 +46,42 @@ def test_the_method_alone_plans_every_iteration():
     assert counts["toy_base_model"] == 1 and counts["problems"] == 1
 
 
+def _priorities(stdout: str) -> dict[tuple[str, str], int]:
+    """{(rule, output): priority} from a dry run (Snakemake prints `priority:` only when it is not 0)."""
+    out, rule, output = {}, None, None
+    for line in stdout.splitlines():
+        line = line.strip()
+        if line.startswith(("rule ", "localrule ")):
+            rule, output = line.split()[1].rstrip(":"), None
+            out.setdefault((rule, ""), 0)
+        elif line.startswith("output:") and rule:
+            output = line.split(":", 1)[1].strip().split(",")[0]
+            out[(rule, output)] = 0
+        elif line.startswith("priority:") and rule and output:
+            out[(rule, output)] = int(line.split(":")[1])
+    return out
+
+
+def test_long_chains_are_scheduled_first():
+    jobs = _priorities(snakemake("-n").stdout)
+    cell = "results/toy/toy/arithmetic/{}/iter{}/{}"
+
+    def prio(rule, method, it, name):
+        return jobs[(rule, cell.format(method, it, name))]
+
+    n, L = DEFAULT["debate"]["agents"], DEFAULT["iterations"]
+    # single-agent FT's pooled finetunes are the study's longest chain, then maft's and STaR's
+    assert [prio("finetune", "single_ft", i, "agents/generator-0") for i in range(1, L + 1)] == [n * 3, n * 2, n]
+    assert [prio("finetune", "maft", i, "agents/critic-1") for i in range(1, L + 1)] == [3, 2, 1]
+    assert prio("select_shard", "maft", 1, "shards/critic-1.parquet") == 3
+    assert prio("debate", "maft", 0, "debate-train.parquet") == L
+    assert prio("debate", "single_ft", 1, "debate-train.parquet") == n * (L - 1)
+    assert prio("rationalize", "star", 0, "rationales-train.parquet") == L
+    assert prio("finetune", "maft_nosummary", 1, "agents/critic-0") == 1
+    # a test debate ends its branch: it only fills the gaps
+    assert prio("debate", "maft", 1, "debate-test.parquet") == prio("debate", "single_ft", 1, "debate-test.parquet") == 0
+
+
 def test_tiny_config_plans_two_iterations():
     counts = job_counts(snakemake("-n", "--quiet", "rules", "--configfile", TINY).stdout)
     assert counts["finetune"] == 2 * 3 * 2

@@ -198,3 +198,25 @@ def agent_dirs(config: dict, name: str, prefix: str, iteration: int) -> tuple[li
     else:
         crits = list(gens)  # w/o critic: the finetuned generators answer every round
     return gens, crits
+
+
+CHAIN_STAGES = ("debate-train", "rationalize", "select", "finetune")
+
+
+def chain_priority(config: dict, name: str, iteration: int, stage: str) -> int:
+    """Scheduling priority of a job: how much of its method's chain of iterations is still ahead of
+    it, so that long chains start first and the short jobs fill the gaps beside them.
+
+    Only train debates, rationales, shards and finetunes lead to the next iteration; test debates,
+    scores and diversity end a branch (0). A finetune of iteration i has L - i + 1 finetunes ahead,
+    itself included; a train debate of iteration i has L - i. A pooled method's finetune trains on every
+    agent's data in one job that cannot be split, so its chain counts N times (single-agent FT's chain
+    is the study's longest); a per-agent method's 2N finetunes run side by side.
+    """
+    if stage not in CHAIN_STAGES:
+        return 0
+    m = method(config, name)
+    if m.train == "none" or m.owner != name:
+        return 0
+    ahead = m.iterations - iteration + (stage in ("select", "finetune"))
+    return max(0, ahead) * (m.agents if m.train == "pooled" else 1)

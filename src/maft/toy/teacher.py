@@ -94,7 +94,7 @@ def critic_turn(critic: str, own: str, others: list[str], solve_again) -> str:
     design gives up its own answer."""
     if critic == "compare":
         kept = recheck(own, others)
-        return comparison(own, others) + "\n" + (kept or solve_again())
+        return comparison(own, others, kept is not None) + "\n" + (kept or solve_again())
     return CRITICS[critic](own, others) or solve_again()
 
 
@@ -125,15 +125,16 @@ def recheck(own: str, others: list[str]) -> str | None:
     return own if mine is not None and mine in {last_boxed(r) for r in others} else None
 
 
-def comparison(own: str, others: list[str]) -> str:
+def comparison(own: str, others: list[str], keep: bool) -> str:
     """The compare critic's opening: its own answer set against each other agent's, one line each,
     then the verdict. Written out before any step, so the choice between keeping its solution and
     solving again is a token the rest of the turn conditions on, not a decision a small model has to
     make silently at the first step that differs (the recheck design's critics scored no better than
-    its generators: measured, README "The toy")."""
-    mine = last_boxed(own) or "nothing"
-    lines = [f"{mine} vs {last_boxed(r) or 'nothing'}: {'same' if recheck(own, [r]) else 'differ'}" for r in others]
-    verdict = "I keep my answer." if recheck(own, others) else "I solve it again."
+    its generators: measured, README "The toy"). `keep`: the verdict, `recheck`'s."""
+    mine = last_boxed(own)
+    lines = [f"{mine or 'nothing'} vs {last_boxed(r) or 'nothing'}: "
+             f"{'same' if mine is not None and last_boxed(r) == mine else 'differ'}" for r in others]
+    verdict = "I keep my answer." if keep else "I solve it again."
     return "\n".join(lines + [verdict])
 
 
