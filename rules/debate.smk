@@ -51,6 +51,9 @@ for _split in ("test", "train"):
             f"{RES}/{{model}}/{{dataset}}/{{method}}/iter0/debate-{_split}.parquet",
         wildcard_constraints:
             method="|".join(plan.shared_base_debates(config, _split)) or "(?!)",
+        # a copied train debate starts its method's chain as a computed one would (single-agent FT's
+        # waited 8 minutes behind priority-0 jobs when it had none)
+        priority: lambda w, split=_split: plan.chain_priority(config, w.method, 0, f"debate-{split}")
         log:
             f"{LOGS}/{{model}}/{{dataset}}/{{method}}/iter0/debate-{_split}.log",
         benchmark:

@@ -76,6 +76,8 @@ def test_long_chains_are_scheduled_first():
     assert prio("select_shard", "maft", 1, "shards/critic-1.parquet") == 3
     assert prio("debate", "maft", 0, "debate-train.parquet") == L
     assert prio("debate", "single_ft", 1, "debate-train.parquet") == n * (L - 1)
+    # single_ft copies maft's base train debate: the copy starts the longest chain
+    assert prio("share_base_debate_train", "single_ft", 0, "debate-train.parquet") == n * L
     assert prio("rationalize", "star", 0, "rationales-train.parquet") == L
     assert prio("finetune", "maft_nosummary", 1, "agents/critic-0") == 1
     # a test debate ends its branch: it only fills the gaps
