@@ -131,9 +131,8 @@ def comparison(own: str, others: list[str], keep: bool) -> str:
     solving again is a token the rest of the turn conditions on, not a decision a small model has to
     make silently at the first step that differs (the recheck design's critics scored no better than
     its generators: measured, README "The toy"). `keep`: the verdict, `recheck`'s."""
-    mine = last_boxed(own)
-    lines = [f"{mine or 'nothing'} vs {last_boxed(r) or 'nothing'}: "
-             f"{'same' if mine is not None and last_boxed(r) == mine else 'differ'}" for r in others]
+    mine = last_boxed(own) or "nothing"
+    lines = [f"{mine} vs {last_boxed(r) or 'nothing'}: {'same' if recheck(own, [r]) else 'differ'}" for r in others]
     verdict = "I keep my answer." if keep else "I solve it again."
     return "\n".join(lines + [verdict])
 
