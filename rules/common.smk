@@ -90,9 +90,11 @@ def debate_params(w, split=None):
         method=plan.debate_settings(config, w.method))
 
 
-def shared_debate_source(w, split):
-    """The iteration-0 transcript that this method's equals (plan.base_debate_source)."""
-    return f"{prefix(w)}/{plan.base_debate_source(config, w.method, split)}/iter0/debate-{split}.parquet"
+def shared_debate_source(w, split, name=None):
+    """The iteration-0 transcript that this method's equals (plan.base_debate_source), or the file
+    `name` computed from it."""
+    source = f"{prefix(w)}/{plan.base_debate_source(config, w.method, split)}/iter0"
+    return f"{source}/{name or f'debate-{split}.parquet'}"
 
 
 def star_rationales(w):

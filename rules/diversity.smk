@@ -23,3 +23,29 @@ rule diversity:
     shell:
         "python scripts/diversity.py --params {params.job:q} --threads {threads} --transcript {input.transcript} "
         "--base {params.base:q} --agents {params.agents:q} --out {output} 2> {log}"
+
+
+# A copied iteration-0 test debate (rules/debate.smk) has the same agents (the base model) and seeds
+# as its source, so its diversity figures are the source's: copied, not computed again.
+ruleorder: share_base_diversity > diversity
+
+
+localrules:
+    share_base_diversity,
+
+
+rule share_base_diversity:
+    input:
+        lambda w: shared_debate_source(w, "test", "diversity.json"),
+    output:
+        f"{RES}/{{model}}/{{dataset}}/{{method}}/iter0/diversity.json",
+    wildcard_constraints:
+        method="|".join(plan.shared_base_debates(config, "test")) or "(?!)",
+    log:
+        f"{LOGS}/{{model}}/{{dataset}}/{{method}}/iter0/diversity.log",
+    benchmark:
+        f"{BENCH}/{{model}}/{{dataset}}/{{method}}/iter0/diversity.shared.tsv"
+    conda:
+        ENV
+    shell:
+        "python scripts/share_debate.py --source {input} --out {output} 2> {log}"

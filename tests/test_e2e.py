@@ -179,9 +179,35 @@ def test_a_method_with_the_same_base_debate_copies_it(tiny_run):
     assert argv[argv.index("--generators") + 1: argv.index("--critics")] == ["base"] * N
 
     target = "results/tiny/toy/arithmetic/debate/iter0/scores.json"
-    proc = snakemake(target, "--cores", "2", "--configfile", TINY, "--config", "methods=[maft,debate]", cwd=wd)
+    diversity = "results/tiny/toy/arithmetic/debate/iter0/diversity.json"
+    proc = snakemake(target, diversity, "--cores", "2", "--configfile", TINY, "--config", "methods=[maft,debate]",
+                     cwd=wd)
     assert "share_base_debate_test" in proc.stdout + proc.stderr
     copy = wd / "results/tiny/toy/arithmetic/debate/iter0/debate-test.parquet"
     pd.testing.assert_frame_equal(pd.read_parquet(copy), pd.read_parquet(wd / CELL / "iter0/debate-test.parquet"))
     assert read_meta(copy)["shared_from"].endswith("maft/iter0/debate-test.parquet")
     assert json.loads((wd / target).read_text())["n"] == P
+    # its diversity figures are maft's, copied rather than computed again from the same transcript
+    assert "share_base_diversity" in proc.stdout + proc.stderr
+    shared = json.loads((wd / diversity).read_text())
+    assert shared.pop("shared_from").endswith("maft/iter0/diversity.json")
+    assert shared == json.loads((wd / CELL / "iter0/diversity.json").read_text())
+
+
+def test_one_agent_diversity_is_computed_without_a_model(tiny_run):
+    """A single-agent debate has one response per problem: consensus 1, dissimilarity 0 by
+    definition, no other agent to score it with; the job writes that without loading the model."""
+    wd, _ = tiny_run
+    target = "results/tiny/toy/arithmetic/base/iter0/diversity.json"
+    proc = snakemake(target, "--cores", "2", "--configfile", TINY, "--config", "methods=[maft,base]", cwd=wd)
+    assert proc.returncode == 0
+    d = json.loads((wd / target).read_text())
+    answers = pd.read_parquet(wd / target.replace("diversity.json", "debate-test.parquet"))["answer"]
+    assert len(answers) == P  # one agent, one round
+    # the lone agent agrees with the vote wherever its answer parsed (the tiny toy's often do not)
+    assert d["problems"] == P and d["consensus"] == pytest.approx(answers.notna().mean())
+    assert d["embedding_dissimilarity"] == 0.0
+    assert "heldout_nll" not in d and "pairwise_kl" not in d
+    logs = wd / "logs/tiny/toy/arithmetic"
+    assert "Loading weights" not in (logs / "base/iter0/diversity.log").read_text()
+    assert "Loading weights" in (logs / "maft/iter0/diversity.log").read_text()  # what a model load logs

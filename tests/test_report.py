@@ -200,17 +200,18 @@ def test_stage_times_sum_wall_and_cpu_per_stage(tmp_path):
     bench(tmp_path, f"{cell}/iter1/diversity.tsv", (4.0, 6.0))
     bench(tmp_path, "toy/arithmetic/star/iter0/rationales-train.tsv", (7.0, 8.0))
     bench(tmp_path, "toy/arithmetic/debate/iter0/debate-test.shared.tsv", (0.5, 0.5))  # a copied base debate
+    bench(tmp_path, "toy/arithmetic/debate/iter0/diversity.shared.tsv", (0.25, 0.25))  # ... and its diversity
     t = stage_times(tmp_path).set_index("stage")
     assert list(t.index) == ["pretrain", "debate", "share", "select", "finetune", "score", "diversity",
                              "rationalize", "total"]
-    assert t.loc["share", "jobs"] == 1
+    assert t.loc["share", "jobs"] == 2 and t.loc["diversity", "jobs"] == 1
     assert t.loc["debate", "jobs"] == 2 and t.loc["debate", "wall_s"] == 15.0 and t.loc["debate", "cpu_s"] == 15.0
     assert t.loc["debate", "jobs_without_cpu"] == 1
     assert t.loc["select", "wall_s"] == 3.0 and t.loc["select", "cpu_s"] == 2.0
     assert t.loc["finetune", "wall_s"] == 61.0 and t.loc["finetune", "cpu_s"] == 59.0
-    assert t.loc["total", "jobs"] == 10
-    assert t.loc["total", "wall_s"] == pytest.approx(100 + 15 + 0.5 + 3 + 61 + 0.5 + 4 + 7)
-    assert t.loc["total", "cpu_s"] == pytest.approx(180 + 15 + 0.5 + 2 + 59 + 0.25 + 6 + 8)
+    assert t.loc["total", "jobs"] == 11
+    assert t.loc["total", "wall_s"] == pytest.approx(100 + 15 + 0.75 + 3 + 61 + 0.5 + 4 + 7)
+    assert t.loc["total", "cpu_s"] == pytest.approx(180 + 15 + 0.75 + 2 + 59 + 0.25 + 6 + 8)
     assert stage_times(tmp_path / "missing").empty
     only_na = tmp_path / "na"
     bench(only_na, "toy/arithmetic/maft/iter0/debate-test.tsv", (5.0, "NA"))

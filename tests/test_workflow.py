@@ -32,7 +32,10 @@ def test_default_study_plans_the_whole_comparison():
     assert counts["debate"] == (L + L + 1) + 3 + 1 + (L - 1 + L) + (L + 1) + 3 + (L + L)
     # copied base debates: test (maft_nocritic, single_ft, star, debate, majority, base), train (2)
     assert counts["share_base_debate_test"] == 6 and counts["share_base_debate_train"] == 2
-    assert counts["score"] == counts["diversity"] == (L + 1) * 4 + 2 * 3 + 3  # iterated, L = 1, untrained
+    assert counts["score"] == (L + 1) * 4 + 2 * 3 + 3  # iterated, L = 1, untrained
+    # a copied base test debate has its source's diversity figures: copied too
+    assert counts["share_base_diversity"] == counts["share_base_debate_test"]
+    assert counts["diversity"] + counts["share_base_diversity"] == counts["score"]
     assert counts["toy_base_model"] == 1 and counts["problems"] == 1
 
 

@@ -25,11 +25,7 @@ import pandas as pd
 import torch
 
 from maft.generation import BASE, adapter_rows
-from maft.voting import final_round_votes, mean_agreement
-
-
-def consensus(transcript: pd.DataFrame, kind: str = "integer", tie_break: str = "random", seed: int = 0) -> float:
-    return mean_agreement(final_round_votes(transcript, kind, tie_break, seed))
+from maft.voting import consensus  # noqa: F401  (a diversity metric; in voting, where it needs no torch)
 
 
 def cosine_dissimilarity(embeddings: np.ndarray) -> float:

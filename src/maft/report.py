@@ -311,7 +311,7 @@ def bench_stage(relative: str) -> str:
         return "pretrain"
     if parts[0] == "data":
         return "data"
-    if name.endswith(".shared.tsv"):  # a base debate copied from another method (rules/debate.smk)
+    if name.endswith(".shared.tsv"):  # a base debate, or its diversity, copied from another method
         return "share"
     if len(parts) > 1 and parts[-2] in ("shards", "agents"):
         return "select" if parts[-2] == "shards" else "finetune"

@@ -49,6 +49,11 @@ def mean_agreement(votes: pd.DataFrame) -> float:
     return float((votes["agree"] / votes["agents"]).mean()) if len(votes) else float("nan")
 
 
+def consensus(transcript: pd.DataFrame, kind: str = "integer", tie_break: str = "random", seed: int = 0) -> float:
+    """The consensus diversity metric of a transcript: `mean_agreement` of its final-round votes."""
+    return mean_agreement(final_round_votes(transcript, kind, tie_break, seed))
+
+
 def check_transcript(transcript: pd.DataFrame, source: str = "transcript", every_round: bool = True) -> int:
     """The last round of a debate transcript, after checking its shape; raises naming the faulty row.
 
