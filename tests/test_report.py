@@ -10,8 +10,8 @@ import pytest
 
 from conftest import ROOT
 from maft import claims
-from maft.report import (TABLE1, TABLE2, collect, paper_table, paper_table_markdown, plot_dissimilarity_accuracy,
-                         plot_diversity, plot_iterations, report_markdown, stage_times)
+from maft.report import (TABLE1, TABLE2, collect, critic_markdown, paper_table, paper_table_markdown,
+                         plot_dissimilarity_accuracy, plot_diversity, plot_iterations, report_markdown, stage_times)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -92,6 +92,26 @@ def test_collect_reads_scores_and_diversity_files(tmp_path):
     assert list(df["embedding_dissimilarity"]) == [0.2, 0.25]
     assert list(df["diversity_problems"]) == [100, 100]
     assert pd.isna(df["embedding_dissimilarity_stderr"][0]) and df["embedding_dissimilarity_stderr"][1] == 0.01
+
+
+def test_critic_table_shows_what_the_critics_did_with_shared_and_lone_answers(tmp_path):
+    d = write_cell(tmp_path, "toy", "arithmetic", "maft", 1, 350)
+    s = json.loads((d / "scores.json").read_text())
+    s["critic_turns"] = {"shared": {"turns": 900, "kept": 720, "right_before": 630, "right_after": 600},
+                         "lone": {"turns": 600, "kept": 150, "right_before": 120, "right_after": 210},
+                         "changed": 630, "changed_right": 189}
+    (d / "scores.json").write_text(json.dumps(s))
+    write_cell(tmp_path, "toy", "arithmetic", "base", 0, 250)  # one round: no critic turns
+    df = collect(sorted(map(str, tmp_path.rglob("scores.json"))))
+    assert df.set_index("method").loc["maft", "critic_lone_right_after"] == 210
+    assert df.set_index("method")["critic_shared_turns"].isna().loc["base"]
+    (row,) = [line for line in critic_markdown(df).splitlines() if "| maft |" in line]
+    # turns, shared %, shared kept %, shared right before -> after, lone kept %, lone right, changed right %
+    assert row.split(" | ")[4:11] == ["1500", "60", "80", "70 → 67", "25", "20 → 35", "30"]
+    assert "| base |" not in critic_markdown(df)
+    assert "## What the critics did" in report_markdown(df, {"config_digest": "abc"})
+    assert critic_markdown(df[df["method"] == "base"]) == ""
+    assert "## What the critics did" not in report_markdown(df[df["method"] == "base"], {"config_digest": "abc"})
 
 
 # --- claims ---------------------------------------------------------------------------------------------

@@ -13,6 +13,14 @@ _CELL = re.compile(r"(?P<model>[^/]+)/(?P<dataset>[^/]+)/(?P<method>[^/]+)/iter(
 
 
 DIVERSITY = ("embedding_dissimilarity", "heldout_nll", "pairwise_kl", "kl_to_base")
+CRITIC_COUNTS = ("turns", "kept", "right_before", "right_after")
+
+
+def critic_columns(turns: dict | None) -> dict:
+    """scores.json's `critic_turns` (maft.scoring.critic_turns) as flat columns; None without critics."""
+    turns = turns or {}
+    out = {f"critic_{g}_{k}": turns.get(g, {}).get(k) for g in ("shared", "lone") for k in CRITIC_COUNTS}
+    return {**out, "critic_changed": turns.get("changed"), "critic_changed_right": turns.get("changed_right")}
 
 
 def collect(score_files: list[str], diversity_files: list[str] = ()) -> pd.DataFrame:
@@ -42,6 +50,7 @@ def collect(score_files: list[str], diversity_files: list[str] = ()) -> pd.DataF
             "final_agent_accuracy": rounds.get(str(max(map(int, rounds))) if rounds else "0", {}).get(
                 "mean_agent_accuracy"),
             "config_digest": s.get("provenance", {}).get("config_digest"),
+            **critic_columns(s.get("critic_turns")),
             **diversity.get((m["model"], m["dataset"], m["method"], int(m["iter"])),
                             {k: None for k in (*DIVERSITY, "diversity_problems")}),
         })
@@ -59,6 +68,30 @@ def diversity_markdown(df: pd.DataFrame) -> str:
         lines.append(f"| {r.model} | {r.dataset} | {r.method} | {r.iteration} | {_fmt(r.consensus)} | "
                      f"{_fmt(r.embedding_dissimilarity)} | {_fmt(r.heldout_nll)} | {_fmt(r.pairwise_kl)} | "
                      f"{_fmt(r.kl_to_base)} |")
+    return "\n".join(lines) + "\n"
+
+
+def critic_markdown(df: pd.DataFrame) -> str:
+    """What the critics did with their round-0 answers (maft.scoring.critic_turns), for the debates
+    that had critic rounds; empty when none had."""
+    has = df[df["critic_shared_turns"].notna()] if "critic_shared_turns" in df else df.iloc[:0]
+    if has.empty:
+        return ""
+
+    def pct(k, n):
+        return "–" if not n else f"{100 * k / n:.0f}"
+
+    lines = ["| model | dataset | method | iter | turns | shared (%) | shared: kept (%) "
+             "| shared: right before → after (%) | lone: kept (%) | lone: right before → after (%) "
+             "| changed answers right (%) | round-0 agents right (%) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in has.itertuples():
+        st, lt = int(r.critic_shared_turns), int(r.critic_lone_turns)
+        shared = f"{pct(r.critic_shared_right_before, st)} → {pct(r.critic_shared_right_after, st)}"
+        lone = f"{pct(r.critic_lone_right_before, lt)} → {pct(r.critic_lone_right_after, lt)}"
+        lines.append(f"| {r.model} | {r.dataset} | {r.method} | {r.iteration} | {st + lt} | {pct(st, st + lt)} | "
+                     f"{pct(r.critic_shared_kept, st)} | {shared} | {pct(r.critic_lone_kept, lt)} | {lone} | "
+                     f"{pct(r.critic_changed_right, r.critic_changed)} | {100 * r.round0_agent_accuracy:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -394,8 +427,15 @@ def report_markdown(df: pd.DataFrame, choices: dict, cost: pd.DataFrame | None =
         lines += ["## Claims of the paper, checked on this run", "", claims_md]
     lines += ["## Accuracy (final-round majority vote, test split; ± binomial s.e.; unparsed = wrong)", "",
               markdown(df), "![accuracy](accuracy.png)", "",
-              "![Figure 1: maft vs single-agent FT over iterations](fig1_iterations.png)", "",
-              "## Diversity of the test responses (paper section 4.2; lower consensus = more diverse)", "",
+              "![Figure 1: maft vs single-agent FT over iterations](fig1_iterations.png)", ""]
+    critics = critic_markdown(df)
+    if critics:
+        lines += ["## What the critics did (round 0 → final round, test split)", "",
+                  "Each agent's round-0 answer is *shared* when another agent reached the same one, *lone* "
+                  "otherwise (unparsed included): what a summary of the others shows it. Critics beat the "
+                  "vote when they keep shared answers and turn lone ones right; a changed answer helps only "
+                  "when it is right more often than a round-0 answer (last two columns).", "", critics]
+    lines += ["## Diversity of the test responses (paper section 4.2; lower consensus = more diverse)", "",
               diversity_markdown(df), "![diversity over iterations](diversity.png)", "",
               "![embedding dissimilarity vs accuracy](dissimilarity_accuracy.png)", ""]
     if times is not None:

@@ -35,7 +35,7 @@ def score(transcript: pd.DataFrame, kind: str = "integer", tie_break: str = "ran
         last = int(transcript["round"].max())
         a0 = transcript[transcript["round"] == 0].set_index(["problem_id", "agent"])
         a1 = transcript[transcript["round"] == last].set_index(["problem_id", "agent"])
-        both = a0.join(a1, rsuffix="_last")
+        both = a0.join(a1.add_suffix("_last"))
         ok0 = [is_correct(a, r, kind) for a, r in zip(both["answer"], both["reference"])]
         ok1 = [is_correct(a, r, kind) for a, r in zip(both["answer_last"], both["reference"])]
         out["transitions"] = {
@@ -44,4 +44,30 @@ def score(transcript: pd.DataFrame, kind: str = "integer", tie_break: str = "ran
             "changed_answer": sum(1 for a, b in zip(both["answer"], both["answer_last"])
                                   if not same_answer(a, b, kind)),
         }
+        out["critic_turns"] = critic_turns(both, ok0, ok1, kind)
     return out
+
+
+def critic_turns(both: pd.DataFrame, ok0: list[bool], ok1: list[bool], kind: str = "integer") -> dict:
+    """What the critics did with their round-0 answers, split by what a summary shows them: whether
+    another agent reached the same answer in round 0 ("shared") or nobody did ("lone", unparsed
+    included). Counts of turns, answers kept, right before and right after, and of changed answers
+    that are right. A critic beats the vote when it keeps shared answers and turns lone ones right.
+
+    both: one row per (problem_id, agent), columns `answer` (round 0) and `answer_last`.
+    """
+    groups = {g: {"turns": 0, "kept": 0, "right_before": 0, "right_after": 0} for g in ("shared", "lone")}
+    changed = changed_right = 0
+    round0 = both["answer"].groupby(level="problem_id").apply(list).to_dict()
+    for ((pid, _), row), before, after in zip(both.iterrows(), ok0, ok1):
+        own, last = row["answer"], row["answer_last"]
+        shared = sum(same_answer(own, a, kind) for a in round0[pid]) > 1  # itself and another agent
+        g = groups["shared" if shared else "lone"]
+        kept = same_answer(own, last, kind) or (not isinstance(own, str) and not isinstance(last, str))
+        g["turns"] += 1
+        g["kept"] += kept
+        g["right_before"] += before
+        g["right_after"] += after
+        changed += not kept
+        changed_right += after and not kept
+    return {**groups, "changed": changed, "changed_right": changed_right}
