@@ -53,6 +53,7 @@ def critic_turns(both: pd.DataFrame, ok0: list[bool], ok1: list[bool], kind: str
     another agent reached the same answer in round 0 ("shared") or nobody did ("lone", unparsed
     included). Counts of turns, answers kept, right before and right after, and of changed answers
     that are right. A critic beats the vote when it keeps shared answers and turns lone ones right.
+    An answer unparsed in both rounds counts as kept here (`transitions` counts it as changed).
 
     both: one row per (problem_id, agent), columns `answer` (round 0) and `answer_last`.
     """
