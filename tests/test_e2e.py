@@ -142,6 +142,7 @@ def test_cost_table_counts_every_gpu_job(tiny_run):
     assert sorted(ft["iteration"]) == [1, 2] and (ft["jobs"] == 2 * N).all()
     tests = cost[cost["stage"] == "debate-test"]
     assert sorted(tests["iteration"]) == [0, 1, 2]
+    assert sorted(cost[cost["stage"] == "diversity"]["iteration"]) == [0, 1, 2]  # diversity runs on GPUs too
     assert (cost["gpu_hours"] > 0).all()
     assert cost["gpu_hours"].sum() == pytest.approx(cost["seconds"].sum() / 3600)  # 1 GPU per job in tiny
 

@@ -10,8 +10,9 @@ import pytest
 
 from conftest import ROOT
 from maft import claims
-from maft.report import (TABLE1, TABLE2, collect, critic_markdown, paper_table, paper_table_markdown,
-                         plot_dissimilarity_accuracy, plot_diversity, plot_iterations, report_markdown, stage_times)
+from maft.report import (TABLE1, TABLE2, collect, cost_table, critic_markdown, paper_table,
+                         paper_table_markdown, plot_dissimilarity_accuracy, plot_diversity, plot_iterations,
+                         report_markdown, stage_times)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -237,6 +238,25 @@ def test_stage_times_sum_wall_and_cpu_per_stage(tmp_path):
     bench(only_na, "toy/arithmetic/maft/iter0/debate-test.tsv", (5.0, "NA"))
     t = stage_times(only_na).set_index("stage")
     assert pd.isna(t.loc["debate", "cpu_s"]) and pd.isna(t.loc["total", "cpu_s"])  # unknown, not 0
+
+
+def test_cost_table_counts_the_jobs_that_request_gpus(tmp_path):
+    cell = "toy/arithmetic/maft"
+    bench(tmp_path, "base/toy.tsv", (100.0, 180.0))  # the toy's pretraining: a CPU job
+    bench(tmp_path, f"{cell}/iter0/debate-test.tsv", (36.0, 30.0))
+    bench(tmp_path, f"{cell}/iter0/diversity.tsv", (18.0, 10.0))
+    bench(tmp_path, f"{cell}/iter1/agents/generator-0.tsv", (72.0, 60.0))
+    bench(tmp_path, f"{cell}/iter1/shards/generator-0.tsv", (1.0, 1.0))  # selection: CPU
+    bench(tmp_path, f"{cell}/iter1/scores.tsv", (1.0, 1.0))  # scoring: CPU
+    bench(tmp_path, "toy/arithmetic/star/iter0/rationales-train.tsv", (9.0, 8.0))
+    bench(tmp_path, "toy/arithmetic/debate/iter0/debate-test.shared.tsv", (0.5, 0.5))  # copies: local
+    bench(tmp_path, "toy/arithmetic/debate/iter0/diversity.shared.tsv", (0.5, 0.5))
+    cost = cost_table(tmp_path, {"debate": 2, "finetune": 4}).set_index(["method", "iteration", "stage"])
+    assert sorted(cost.index) == [("maft", 0, "debate-test"), ("maft", 0, "diversity"), ("maft", 1, "finetune"),
+                                  ("star", 0, "rationales-train")]
+    assert cost.loc[("maft", 0, "diversity"), "gpu_hours"] == pytest.approx(18 * 2 / 3600)
+    assert cost.loc[("maft", 1, "finetune"), "gpu_hours"] == pytest.approx(72 * 4 / 3600)
+    assert cost.loc[("star", 0, "rationales-train"), "gpu_hours"] == pytest.approx(9 * 2 / 3600)
 
 
 # --- figures and the report -----------------------------------------------------------------------------

@@ -26,8 +26,10 @@ pytestmark = pytest.mark.slurm
 PROFILES = ["--profile", "profiles/slurm", "--profile", "profiles/slurm-ci"]
 CELL = "results/tiny/toy/arithmetic/maft"
 TARGET = f"{CELL}/iter1/scores.json"
+DIVERSITY = f"{CELL}/iter1/diversity.json"
 # problems -> toy_base_model -> debate (iter0, train) -> select_shard -> finetune -> debate (iter1,
-# test) -> score: every rule kind. One agent and one round (so generator shards only): 7 jobs.
+# test) -> score and diversity: every rule kind but STaR's. One agent and one round (so generator
+# shards only): 8 jobs.
 SMALL = {
     "iterations": 1,
     "debate": {"agents": 1, "rounds": 1},
@@ -36,8 +38,9 @@ SMALL = {
     "toy": {"steps": 1, "batch_size": 4, "eval_problems": 1},
     "compute": {"gpus": {"debate": 1, "finetune": 1}},
 }
-EXPECTED_JOBS = {"problems": 1, "toy_base_model": 1, "debate": 2, "select_shard": 1, "finetune": 1, "score": 1}
-GPU_RULES = {"debate", "finetune"}
+EXPECTED_JOBS = {"problems": 1, "toy_base_model": 1, "debate": 2, "select_shard": 1, "finetune": 1, "score": 1,
+                 "diversity": 1}
+GPU_RULES = {"debate", "finetune", "diversity"}
 CPU_RULES = {"problems", "toy_base_model", "select_shard", "score"}
 GPU_PARTITION, CPU_PARTITION, GPU_MODEL = "gpu-h100", "cpu", "h100"  # what .ci/slurm-up.sh creates
 
@@ -104,7 +107,8 @@ def slurm_run(cluster, tmp_path_factory):
     wd = copy_workflow(tmp_path_factory.mktemp("slurm")).resolve()
     (wd / "small.yaml").write_text(yaml.safe_dump(SMALL))
     try:
-        proc = snakemake(TARGET, *PROFILES, "--configfile", TINY, "small.yaml", cwd=wd, check=False, timeout=900)
+        proc = snakemake(TARGET, DIVERSITY, *PROFILES, "--configfile", TINY, "small.yaml", cwd=wd, check=False,
+                         timeout=900)
     finally:  # a run that failed or timed out leaves no jobs of its own behind
         for job in _jobs_in(wd):
             if job["state"] in ("PENDING", "RUNNING", "CONFIGURING", "SUSPENDED"):
@@ -181,6 +185,7 @@ def test_outputs_are_complete(slurm_run):
     assert (agent / "adapter_config.json").exists() and (agent / "adapter_model.safetensors").exists()
     scores = json.loads((wd / TARGET).read_text())
     assert scores["n"] == 4 and 0.0 <= scores["accuracy"] <= 1.0
+    assert json.loads((wd / DIVERSITY).read_text())["problems"] == 4
     assert not list(wd.rglob(".*.tmp-*")), "temporary files left behind"
 
 
@@ -203,3 +208,20 @@ def test_ci_profile_keeps_the_site_mapping():
     assert ci["slurm-status-command"] == "squeue"  # no slurmdbd on the test cluster: sacct cannot work
     assert site["set-resources"]["debate"]["slurm_partition"] == GPU_PARTITION
     assert site["default-resources"]["slurm_partition"] == CPU_PARTITION
+
+
+def test_every_rule_that_requests_a_gpu_is_placed_on_the_gpu_partition():
+    """A rule with a `gpu` resource left on the default (CPU) partition would ask that partition for a
+    GPU it does not have, and wait forever: the profile must place every such rule."""
+    gpu_rules = set()
+    for smk in (ROOT / "rules").glob("*.smk"):
+        for block in re.split(r"\n(?=rule )", smk.read_text()):
+            m = re.match(r"rule (\w+):", block)
+            if m and re.search(r"^\s+gpu=", block, re.M):
+                gpu_rules.add(m[1])
+    assert {"debate", "finetune", "rationalize", "diversity"} <= gpu_rules, gpu_rules
+    for name in ("slurm", "slurm-ci"):
+        placed = _profile(name)["set-resources"]
+        for rule in gpu_rules:
+            assert placed.get(rule, {}).get("slurm_partition") == GPU_PARTITION, (name, rule)
+            assert placed[rule].get("gpu_model") == GPU_MODEL, (name, rule)

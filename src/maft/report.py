@@ -305,13 +305,15 @@ def plot_accuracy(df: pd.DataFrame, path: str) -> None:
     plot_iterations(df, path, methods=tuple(sorted(df["method"].unique())))
 
 
+# The jobs that request GPUs (rules/: debate, rationalize, diversity, finetune); copies are local rules.
 _BENCH = re.compile(r"(?P<model>[^/]+)/(?P<dataset>[^/]+)/(?P<method>[^/]+)/iter(?P<iter>\d+)/"
-                    r"(?P<stage>debate-(?:train|test)|agents/[^/]+)\.tsv$")
+                    r"(?P<stage>debate-(?:train|test)|rationales-train|diversity|agents/[^/]+)\.tsv$")
 
 
 def cost_table(bench_dir: str | Path, gpus: dict) -> pd.DataFrame:
     """Wall time and GPU-hours (GPUs requested x wall time) per method, iteration and stage, from the
-    `benchmark:` files of the debate and finetune jobs."""
+    `benchmark:` files of the jobs that request GPUs: debates, STaR's rationales, diversity (on the
+    debate's GPUs) and finetunes."""
     rows = []
     for f in sorted(Path(bench_dir).rglob("*.tsv")):
         m = _BENCH.search(f.as_posix())
