@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from maft.scoring import CRITIC_COUNTS
+
 _CELL = re.compile(r"(?P<model>[^/]+)/(?P<dataset>[^/]+)/(?P<method>[^/]+)/iter(?P<iter>\d+)/scores\.json$")
 
 
 DIVERSITY = ("embedding_dissimilarity", "heldout_nll", "pairwise_kl", "kl_to_base")
-CRITIC_COUNTS = ("turns", "kept", "right_before", "right_after")
 
 
 def critic_columns(turns: dict | None) -> dict:

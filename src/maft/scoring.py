@@ -48,6 +48,9 @@ def score(transcript: pd.DataFrame, kind: str = "integer", tie_break: str = "ran
     return out
 
 
+CRITIC_COUNTS = ("turns", "kept", "right_before", "right_after")  # per group of `critic_turns`
+
+
 def critic_turns(both: pd.DataFrame, ok0: list[bool], ok1: list[bool], kind: str = "integer") -> dict:
     """What the critics did with their round-0 answers, split by what a summary shows them: whether
     another agent reached the same answer in round 0 ("shared") or nobody did ("lone", unparsed
@@ -57,7 +60,7 @@ def critic_turns(both: pd.DataFrame, ok0: list[bool], ok1: list[bool], kind: str
 
     both: one row per (problem_id, agent), columns `answer` (round 0) and `answer_last`.
     """
-    groups = {g: {"turns": 0, "kept": 0, "right_before": 0, "right_after": 0} for g in ("shared", "lone")}
+    groups = {g: dict.fromkeys(CRITIC_COUNTS, 0) for g in ("shared", "lone")}
     changed = changed_right = 0
     round0 = both["answer"].groupby(level="problem_id").apply(list).to_dict()
     for ((pid, _), row), before, after in zip(both.iterrows(), ok0, ok1):
