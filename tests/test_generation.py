@@ -38,7 +38,7 @@ def requests(adapters):
             for k, (q, a) in enumerate((q, a) for q in qs for a in adapters)]
 
 
-def test_mixed_batch_equals_each_adapter_alone(toy_with_adapters):
+def test_responses_with_many_adapters_equal_each_adapter_alone(toy_with_adapters):
     base, adapters = toy_with_adapters
     greedy = Sampling(0.0, 1.0, 12)
     mixed = TransformersBackend(base, adapters, greedy, batch_size=64, device="cpu", dtype="float32")
@@ -138,16 +138,117 @@ def test_the_reserved_kv_cache_samples_what_the_models_own_cache_samples(toy_wit
 
 
 def test_the_reserved_kv_cache_refuses_to_overflow(toy_with_adapters):
-    from maft.generation import load_base_model, reserved_cache
+    from maft.generation import cache_argument, load_base_model, reserved_cache
 
     model = load_base_model(toy_with_adapters[0], "cpu", "float32")
-    cache = reserved_cache(model, room=2)
+    cache, arg = reserved_cache(model, room=2), cache_argument(model)
     ids = torch.tensor([[1, 2, 3]])
-    out = model(input_ids=ids, past_key_values=cache, use_cache=True)
+    model(input_ids=ids, use_cache=True, **{arg: cache})
     for _ in range(2):
-        out = model(input_ids=ids[:, :1], past_key_values=out.past_key_values, use_cache=True)
+        model(input_ids=ids[:, :1], use_cache=True, **{arg: cache})
     with pytest.raises(RuntimeError, match="room for 5"):
-        model(input_ids=ids[:, :1], past_key_values=out.past_key_values, use_cache=True)
+        model(input_ids=ids[:, :1], use_cache=True, **{arg: cache})
+
+
+def padded_batch(tokenizer, reqs):
+    from maft.chat import prompt_ids
+
+    encoded = [prompt_ids(tokenizer, r.messages) for r in reqs]
+    width = max(map(len, encoded))
+    ids = torch.full((len(encoded), width), tokenizer.pad_token_id)
+    attn = torch.ones((len(encoded), width), dtype=torch.long)
+    for i, p in enumerate(encoded):
+        ids[i, width - len(p):] = torch.tensor(p)
+        attn[i, :width - len(p)] = 0
+    return ids, attn, (attn.cumsum(-1) - 1).clamp(min=0)
+
+
+def test_a_prefill_in_chunks_of_rows_equals_the_whole_batch(toy_with_adapters):
+    from maft.generation import prefill
+
+    base, adapters = toy_with_adapters
+    backend = TransformersBackend(base, adapters, device="cpu", dtype="float32")
+    reqs = requests([None, "a0", "a1"])[:11]
+    reqs += [Request([prompts.user(prompts.generator_prompt("What is 1+1?" * 3))], 7, "a1")]  # a longer prompt
+    ids, attn, pos = padded_batch(backend.tokenizer, reqs)
+    names = [r.adapter or "__base__" for r in reqs]
+    calls = []
+    model = backend.model
+    model.register_forward_pre_hook(lambda m, a, kw: calls.append(kw["input_ids"].shape[0]), with_kwargs=True)
+    with torch.no_grad():
+        whole_logits, whole = prefill(model, ids, attn, pos, names, 8, None)
+        assert calls == [12]
+        logits, chunked = prefill(model, ids, attn, pos, names, 8, 3 * ids.shape[1])
+    assert calls[1:] == [3, 3, 3, 3]  # four chunks of 3 rows, adapters mixed inside each
+    torch.testing.assert_close(logits, whole_logits, rtol=0, atol=1e-6)
+    for a, b in zip(chunked.layers, whole.layers):
+        torch.testing.assert_close(a.keys, b.keys, rtol=0, atol=1e-6)
+        assert a.room_k.shape == b.room_k.shape  # the joined cache has the same room for new tokens
+    assert len(set(whole_logits.argmax(-1).tolist())) > 1  # rows differ: a mix-up would show
+
+
+def test_chunked_prefill_samples_what_the_whole_batch_samples(toy_with_adapters):
+    base, adapters = toy_with_adapters
+    reqs = requests([None, "a0", "a1"])
+    out = {}
+    for tokens in (None, 40):  # 40 tokens: one or two rows per chunk
+        backend = TransformersBackend(base, adapters, Sampling(1.0, 0.9, 16), batch_size=64, device="cpu",
+                                      dtype="float32", prefill_tokens=tokens)
+        out[tokens] = backend.generate(reqs)
+    assert out[40] == out[None]
+    assert TransformersBackend(base, {}, device="cpu").prefill_tokens is not None  # CPU default: chunks
+
+
+def test_the_backend_batches_one_agent_at_a_time(toy_with_adapters, monkeypatch):
+    from maft import generation
+
+    base, adapters = toy_with_adapters
+    backend = TransformersBackend(base, adapters, Sampling(1.0, 0.9, 8), batch_size=4, device="cpu",
+                                  dtype="float32")
+    reqs = requests([None, "a0", "a1"])  # 6 requests of each, interleaved
+    batches = []
+    original = generation.sample_batch
+    monkeypatch.setattr(generation, "sample_batch", lambda model, p, s, sm, e, pad, names, tokens:
+                        (batches.append(names), original(model, p, s, sm, e, pad, names, tokens))[1])
+    backend.generate(reqs)
+    # each agent's 6 requests in the fewest batches of at most 4, of equal sizes: only its LoRA columns run
+    assert sorted((b[0], len(b)) for b in batches) == sorted((a, 3) for a in ("__base__", "a0", "a1") for _ in "xy")
+    assert all(len(set(b)) == 1 for b in batches)
+
+
+def test_length_batches_are_few_even_and_sorted():
+    from maft.generation import length_batches
+
+    lengths = [5, 1, 9, 3, 7, 2, 8]
+    batches = length_batches(list("abcdefg"), lengths, 3)
+    assert [len(b) for b in batches] == [2, 2, 3]
+    assert [x for b in batches for x in b] == ["b", "f", "d", "a", "e", "g", "c"]  # shortest first
+    assert length_batches(list("ab"), [1, 2], 8) == [["a", "b"]]
+    assert length_batches([], [], 4) == []
+
+
+def test_the_kv_cache_goes_by_the_name_the_model_takes(toy_with_adapters, caplog):
+    import inspect
+    import warnings
+
+    from maft.generation import cache_argument, load_base_model
+
+    model = load_base_model(toy_with_adapters[0], "cpu", "float32")
+    takes = inspect.signature(model.forward).parameters
+    assert cache_argument(model) == ("cache" if "cache" in takes else "past_key_values")
+
+    class OldModel(torch.nn.Module):
+        def forward(self, input_ids=None, past_key_values=None, use_cache=None):
+            return input_ids
+
+    assert cache_argument(OldModel()) == "past_key_values"
+    backend = TransformersBackend(toy_with_adapters[0], toy_with_adapters[1], Sampling(1.0, 0.9, 4),
+                                  device="cpu", dtype="float32")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        backend.generate(requests([None, "a0"])[:4])
+    said = [str(w.message) for w in seen] + [r.getMessage() for r in caplog.records]
+    assert not [m for m in said if "past_key_values" in m], said
 
 
 @pytest.mark.parametrize("sharpness", [0.1, 1.0, 5.0])

@@ -1,8 +1,9 @@
 """Generation backends behind one interface: `Backend.generate(requests) -> list[str]`.
 
 `TransformersBackend` (CPU or GPU) keeps one base model in memory and every LoRA agent as an adapter
-on it; one batch mixes agents, one adapter per row ("__base__" for the base model), through
-`maft.multilora` (vectorised) or, for adapters it does not handle, PEFT's `adapter_names`. Agents
+on it. It batches each agent's requests apart, so a batch runs one adapter's rank columns only; the
+sampler itself takes batches that mix agents, one adapter per row ("__base__" for the base model),
+through `maft.multilora` (vectorised) or, for adapters it does not handle, PEFT's `adapter_names`. Agents
 that are full checkpoints run as their own models. Sampling is done here, with one RNG per request,
 so a response depends on its own seed and not on which other requests shared its batch. The vLLM backend lives in `maft.vllm_backend`.
 """
@@ -157,12 +158,62 @@ def reserved_cache(model, room: int):
     return Cache(layers=[ReservedLayer() for _ in types])
 
 
+def cache_argument(model) -> str:
+    """The name under which `model`'s forward takes a KV cache: `cache` from transformers 5.24
+    (`past_key_values` is deprecated there and goes in 5.40), `past_key_values` before and in
+    models with their own code that kept it."""
+    import inspect
+
+    hf = model.get_base_model() if hasattr(model, "get_base_model") else model
+    try:
+        params = inspect.signature(hf.forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def returned_cache(out):
+    """The KV cache a forward returned, under either name."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
 COMPACT_SHARE = 0.125  # drop finished rows from the batch once they are this share of it
+CPU_PREFILL_CHUNK = 2048  # prompt tokens per prefill chunk on a CPU (`prefill`)
+
+
+def prefill(model, ids, attn, pos, names, budget: int, tokens: int | None):
+    """The prompts' forward pass: (last-position logits, KV cache with room for `budget` new tokens).
+
+    With `tokens`, rows go through in chunks of about that many prompt tokens and their caches are
+    joined: a 256-row batch of 120-token prompts holds 30k tokens' activations at once, which on a
+    CPU falls out of cache and runs at ~60% of the speed of 2k-token chunks (README). Models whose
+    cache is not `reserved_cache`'s run the whole batch at once."""
+    n, width = ids.shape
+    cache, arg = reserved_cache(model, budget), cache_argument(model)
+    rows = n if tokens is None or cache is None else max(1, tokens // width)
+    if rows >= n:
+        with adapter_rows(model, names) as forward:
+            out = forward(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True, logits_to_keep=1,
+                          **{arg: cache})
+        return out.logits[:, -1, :], returned_cache(out)
+    logits, parts = [], []
+    for k in range(0, n, rows):
+        part = slice(k, k + rows)
+        with adapter_rows(model, None if names is None else names[part]) as forward:
+            out = forward(input_ids=ids[part], attention_mask=attn[part], position_ids=pos[part], use_cache=True,
+                          logits_to_keep=1, **{arg: reserved_cache(model, 0)})
+        logits.append(out.logits[:, -1, :])
+        parts.append(returned_cache(out))
+    for i, layer in enumerate(cache.layers):
+        layer.update(torch.cat([p.layers[i].keys for p in parts]), torch.cat([p.layers[i].values for p in parts]))
+    return torch.cat(logits), cache
 
 
 @torch.no_grad()
 def sample_batch(model, prompts: list[list[int]], seeds: list[int], sampling: Sampling, eos_ids: list[int],
-                 pad_id: int, adapter_names: list[str] | None = None) -> list[list[int]]:
+                 pad_id: int, adapter_names: list[str] | None = None,
+                 prefill_tokens: int | None = None) -> list[list[int]]:
     """Sample continuations of left-padded prompts with a KV cache; returns new token ids per row.
 
     Rows that have ended are dropped from the batch (and from the KV cache) once they make up an
@@ -182,15 +233,13 @@ def sample_batch(model, prompts: list[list[int]], seeds: list[int], sampling: Sa
     eos = torch.tensor(eos_ids, device=device)
     tokens = torch.full((n, budget), pad_id, dtype=torch.long)  # every row's new tokens, by original row
     live = torch.arange(n)  # original row of each batch row
-    names = adapter_names
+    names, arg = adapter_names, cache_argument(model)
+    logits, cache = prefill(model, ids, attn[:, :width], pos, names, budget, prefill_tokens)
     with contextlib.ExitStack() as stack:
         forward = stack.enter_context(adapter_rows(model, names))
-        out = forward(input_ids=ids, attention_mask=attn[:, :width], position_ids=pos, use_cache=True,
-                      past_key_values=reserved_cache(model, budget), logits_to_keep=1)
-        cache = out.past_key_values
         done = torch.zeros(n, dtype=torch.bool, device=device)
         for t in range(budget):
-            nxt = top_p_sample(out.logits[:, -1, :], sampling.temperature, sampling.top_p, gens)
+            nxt = top_p_sample(logits, sampling.temperature, sampling.top_p, gens)
             nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
             tokens[live, t] = nxt.cpu()
             done |= torch.isin(nxt, eos)
@@ -208,8 +257,8 @@ def sample_batch(model, prompts: list[list[int]], seeds: list[int], sampling: Sa
                     forward = stack.enter_context(adapter_rows(model, names))
             pos = pos[:, -1:] + 1
             out = forward(input_ids=nxt[:, None], attention_mask=attn[:, :width + t + 1], position_ids=pos,
-                          past_key_values=cache, use_cache=True)
-            cache = out.past_key_values
+                          use_cache=True, **{arg: cache})
+            logits, cache = out.logits[:, -1, :], returned_cache(out)
     result = []
     for row in tokens.tolist():
         cut = next((i for i, tok in enumerate(row) if tok in eos_ids), len(row))
@@ -293,8 +342,20 @@ def with_row_adapters(model, adapters: dict[str, str], vectorised: bool = True):
     return model
 
 
+def length_batches(rows: list, lengths: list[int], size: int) -> list[list]:
+    """`rows` cut into the fewest batches of at most `size`, of equal sizes, shortest prompts first
+    (similar lengths share a batch, so padding stays small)."""
+    order = [rows[i] for i in sorted(range(len(rows)), key=lambda i: lengths[i])]
+    k = -(-len(order) // size)
+    return [order[j * len(order) // k:(j + 1) * len(order) // k] for j in range(k)]
+
+
 class TransformersBackend:
-    """One shared base model plus named LoRA adapters; batches mix adapters row by row.
+    """One shared base model plus named LoRA adapters; each batch holds one agent's requests.
+
+    A batch of one agent computes its adapter's r rank columns; a batch mixing the N agents of a
+    round would compute all N·r of them for every row (masked). A round of 500 problems still fills
+    its batches: each agent's 500 requests go in two of 250.
 
     Agents that are full checkpoints (finetune.method full) are separate models: each distinct one
     is loaded once, and its requests are batched on it alone. On a GPU only one full model is kept
@@ -303,7 +364,8 @@ class TransformersBackend:
 
     def __init__(self, base: str, adapters: dict[str, str] | None = None, sampling: Sampling = Sampling(),
                  batch_size: int = 128, device: str = "auto", dtype: str = "auto",
-                 trust_remote_code: bool = False, chat_template: str | None = None, vectorised: bool = True):
+                 trust_remote_code: bool = False, chat_template: str | None = None, vectorised: bool = True,
+                 prefill_tokens: int | str | None = "auto"):
         self.tokenizer = load_tokenizer(base, trust_remote_code, chat_template)
         model = load_base_model(base, device, dtype, trust_remote_code)
         self.adapters, self.full = split_agents(dict(adapters or {}))
@@ -314,6 +376,9 @@ class TransformersBackend:
         self.keep = None if resolve_device(device) == "cpu" else 1
         self.sampling = sampling
         self.batch_size = batch_size
+        if prefill_tokens == "auto":  # chunks help a CPU's caches; a GPU wants the whole batch at once
+            prefill_tokens = CPU_PREFILL_CHUNK if resolve_device(device) == "cpu" else None
+        self.prefill_tokens = prefill_tokens
 
     def full_model(self, path: str):
         if path not in self.loaded:
@@ -335,15 +400,16 @@ class TransformersBackend:
         mixed = path is None and bool(self.adapters)
         encoded = [prompt_ids(self.tokenizer, r.messages) for r in requests]
         sampling = [r.sampling or self.sampling for r in requests]
-        batches = []  # one sampling setting per batch; within it, similar lengths share a batch
-        for s in dict.fromkeys(sampling):
-            order = sorted((i for i in range(len(requests)) if sampling[i] == s), key=lambda i: len(encoded[i]))
-            batches += [order[k:k + self.batch_size] for k in range(0, len(order), self.batch_size)]
+        batches = []
+        for key in dict.fromkeys(zip(sampling, (r.adapter for r in requests))):
+            group = [i for i in range(len(requests)) if (sampling[i], requests[i].adapter) == key]
+            batches += length_batches(group, [len(encoded[i]) for i in group], self.batch_size)
         texts: list[str | None] = [None] * len(requests)
         for idx in tqdm(batches, desc=desc, mininterval=5):
             names = [requests[i].adapter or BASE for i in idx] if mixed else None
             out = sample_batch(model, [encoded[i] for i in idx], [requests[i].seed for i in idx],
-                               sampling[idx[0]], self.eos_ids, self.tokenizer.pad_token_id, names)
+                               sampling[idx[0]], self.eos_ids, self.tokenizer.pad_token_id, names,
+                               self.prefill_tokens)
             for i, toks in zip(idx, out):
                 texts[i] = self.tokenizer.decode(toks, skip_special_tokens=True)
         return texts  # type: ignore[return-value]
