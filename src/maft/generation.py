@@ -400,10 +400,10 @@ class TransformersBackend:
         mixed = path is None and bool(self.adapters)
         encoded = [prompt_ids(self.tokenizer, r.messages) for r in requests]
         sampling = [r.sampling or self.sampling for r in requests]
-        batches = []
-        for key in dict.fromkeys(zip(sampling, (r.adapter for r in requests))):
-            group = [i for i in range(len(requests)) if (sampling[i], requests[i].adapter) == key]
-            batches += length_batches(group, [len(encoded[i]) for i in group], self.batch_size)
+        groups: dict[tuple, list[int]] = {}  # one sampling setting and one agent per batch
+        for i, r in enumerate(requests):
+            groups.setdefault((sampling[i], r.adapter), []).append(i)
+        batches = [b for g in groups.values() for b in length_batches(g, [len(encoded[i]) for i in g], self.batch_size)]
         texts: list[str | None] = [None] * len(requests)
         for idx in tqdm(batches, desc=desc, mininterval=5):
             names = [requests[i].adapter or BASE for i in idx] if mixed else None
