@@ -32,4 +32,4 @@ spec = DebateSpec([seat(d) for d in args.generators], [seat(d) for d in args.cri
                   summarize=m["summary"], max_others=P["debate"]["max_others"], answer_kind=P["answer"],
                   sampling=own, agent_ids=m.get("agent_ids", False))
 transcript = run_debate(backend, problems, spec, (P["seed"], P["iteration"], P["split"]))
-write_parquet(transcript, args.out, provenance(P))
+write_parquet(transcript, args.out, provenance(P, generation_dtype=backend.dtype))

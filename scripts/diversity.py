@@ -45,7 +45,7 @@ else:
 
         embed = encoder_embedder(D["embedder"])
     result["embedding_dissimilarity"] = embedding_dissimilarity(sample, embed)
-    own = {n: ModelScorer(load_base_model(d, P["generation"]["device"], "auto", P["model"]["trust_remote_code"]),
+    own = {n: ModelScorer(load_base_model(d, P["generation"]["device"], "float32", P["model"]["trust_remote_code"]),
                           tokenizer) for n, d in full.items()}
     result.update(likelihood_metrics(sample, AgentScorer(ModelScorer(model, tokenizer), own), adapters))
 write_json({**result, "provenance": provenance(P)}, args.out)

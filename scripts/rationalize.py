@@ -18,4 +18,4 @@ adapters = {} if args.generator == "base" else {"agent0": args.generator}
 backend = make_backend(args.base, adapters, P)
 seat = Seat(None, "base") if args.generator == "base" else Seat("agent0", args.generator)
 rationales = rationalize(backend, transcript, seat, (P["seed"], P["iteration"], "rationale"), P["answer"])
-write_parquet(rationales, args.out, provenance(P, rationalized=len(rationales)))
+write_parquet(rationales, args.out, provenance(P, rationalized=len(rationales), generation_dtype=backend.dtype))

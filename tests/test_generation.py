@@ -261,3 +261,26 @@ def test_the_partial_sort_samples_what_the_full_sort_samples(sharpness):
              for k in (8, 64, 1000)}
     assert torch.equal(picks[8], picks[1000]) and torch.equal(picks[64], picks[1000])
     assert len(set(picks[1000].tolist())) > 1
+
+
+def test_auto_dtype_is_bfloat16_where_the_hardware_multiplies_it(monkeypatch):
+    from maft import generation
+
+    monkeypatch.setattr(generation, "fast_cpu_bfloat16", lambda: True)
+    assert generation.resolve_dtype("auto", "cpu") == torch.bfloat16
+    assert generation.resolve_dtype("float32", "cpu") == torch.float32  # an explicit dtype always wins
+    monkeypatch.setattr(generation, "fast_cpu_bfloat16", lambda: False)
+    assert generation.resolve_dtype("auto", "cpu") == torch.float32
+    assert generation.resolve_dtype("auto", "cuda:0") == torch.bfloat16
+
+
+def test_a_bfloat16_backend_runs_its_adapters_in_bfloat16_and_says_so(toy_with_adapters):
+    base, adapters = toy_with_adapters
+    reqs = requests([None, "a0", "a1"])
+    half = TransformersBackend(base, adapters, Sampling(1.0, 0.9, 12), batch_size=8, device="cpu", dtype="bfloat16")
+    assert half.dtype == "bfloat16"
+    assert {layer.lora_a.dtype for layer in half.model.multilora.layers} == {torch.bfloat16}
+    out = half.generate(reqs)
+    assert out == half.generate(reqs) and all(isinstance(t, str) for t in out)  # reproducible per seed
+    full = TransformersBackend(base, adapters, Sampling(1.0, 0.9, 12), batch_size=8, device="cpu", dtype="float32")
+    assert full.dtype == "float32" and full.generate(reqs) != out  # the dtype really changed the arithmetic

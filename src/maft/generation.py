@@ -31,9 +31,18 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def fast_cpu_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX tiles). There bfloat16
+    generation ran a debate 1.3-1.7x faster than float32 (README); elsewhere it is emulated, and slower."""
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(probe is not None and probe())
+
+
 def resolve_dtype(dtype: str, device: str) -> torch.dtype:
+    """auto: bfloat16 on a GPU, and on a CPU with hardware bfloat16 matrix units; float32 elsewhere."""
     if dtype == "auto":
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+        fast = device.startswith("cuda") or (device == "cpu" and fast_cpu_bfloat16())
+        return torch.bfloat16 if fast else torch.float32
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
 
 
@@ -371,6 +380,8 @@ class TransformersBackend:
         self.adapters, self.full = split_agents(dict(adapters or {}))
         self.eos_ids = end_of_turn_ids(self.tokenizer, model)
         self.model = with_row_adapters(model, self.adapters, vectorised)
+        self.dtype = str(model.dtype).removeprefix("torch.")  # what `auto` resolved to, for provenance
+        log.info("generating on %s in %s", resolve_device(device), self.dtype)
         self.load_args = (device, dtype, trust_remote_code)
         self.loaded: dict[str, object] = {}  # full-checkpoint path -> model
         self.keep = None if resolve_device(device) == "cpu" else 1

@@ -39,6 +39,7 @@ class VLLMBackend:
             tensor_parallel_size = max(1, torch.cuda.device_count())
         self.base = base
         self.adapters, self.full = split_agents(dict(adapters or {}))
+        self.dtype = dtype  # vLLM resolves "auto" from the model's config
         self.engine_args = {"tensor_parallel_size": tensor_parallel_size, "dtype": dtype,
                             "trust_remote_code": trust_remote_code,
                             "gpu_memory_utilization": gpu_memory_utilization, "seed": 0}

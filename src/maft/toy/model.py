@@ -192,4 +192,5 @@ def quick_eval(path: str | Path, n: int, exclude: set[tuple[int, ...]], seed: in
         "sampled_accuracy": float(np.mean([is_correct(a, refs[i // 3]) for i, a in enumerate(answers)])),
         "majority_of_3_accuracy": float(np.mean([is_correct(v, r) for v, r in zip(votes, refs)])),
         "unparsed_share": float(np.mean([a is None for a in answers])),
+        "dtype": backend.dtype,
     }
