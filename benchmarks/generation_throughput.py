@@ -52,6 +52,8 @@ def main() -> None:
     p.add_argument("--max-new-tokens", type=int, default=96)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3, help="timed runs of each path; the median is reported")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "auto"],
+                   help="of every path (float32: the figures the README compares across days)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     questions = list(arithmetic_splits(args.problems, 1, seed=123)["train"]["question"])
@@ -65,7 +67,7 @@ def main() -> None:
                     for i, q in enumerate(qs) for n in range(args.agents)]
 
         batched_reqs, loop_reqs = requests(questions), requests(questions[: args.loop_problems])
-        backends = {label: TransformersBackend(args.base, adapters, sampling, args.batch_size, "cpu", "float32",
+        backends = {label: TransformersBackend(args.base, adapters, sampling, args.batch_size, "cpu", args.dtype,
                                                vectorised=vectorised)
                     for label, vectorised in ((VECTORISED, True), (PEFT, False))}
         tok = backends[PEFT].tokenizer

@@ -58,8 +58,9 @@ def test_transcripts_follow_the_schema_and_the_debate(tiny_run):
     assert meta["params"]["iteration"] == 1 and meta["config_digest"]
     from maft.generation import resolve_dtype
 
-    # generation.dtype "auto" is resolved on the machine that ran the job; the transcript says to what
-    assert meta["generation_dtype"] == str(resolve_dtype("auto", "cpu")).removeprefix("torch.")
+    # generation.dtype ("auto" is resolved on the machine that ran the job): the transcript says what it was
+    asked = meta["params"]["generation"]["dtype"]
+    assert meta["generation_dtype"] == str(resolve_dtype(asked, "cpu")).removeprefix("torch.")
 
 
 def test_shards_are_the_selection_of_the_previous_train_debate(tiny_run):

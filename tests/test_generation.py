@@ -54,10 +54,11 @@ def test_responses_with_many_adapters_equal_each_adapter_alone(toy_with_adapters
     assert len({together[i] for i in range(3)}) > 1 or len({together[i] for i in range(3, 6)}) > 1
 
 
-def test_a_response_depends_on_its_seed_not_on_its_batch(toy_with_adapters):
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])  # bfloat16: what `auto` picks on an AMX CPU
+def test_a_response_depends_on_its_seed_not_on_its_batch(toy_with_adapters, dtype):
     base, adapters = toy_with_adapters
     backend = TransformersBackend(base, adapters, Sampling(1.0, 0.9, 16), batch_size=4, device="cpu",
-                                  dtype="float32")
+                                  dtype=dtype)
     reqs = requests(["a0", "a1"])
     all_at_once = backend.generate(reqs)
     backend.batch_size = 64
