@@ -118,6 +118,15 @@ def test_recheck_keeps_a_shared_answer_and_solves_again_when_alone():
     assert teacher.recheck("no answer", ["no answer"]) is None
 
 
+def test_brief_keeps_a_shared_answer_in_one_line_and_solves_again_when_alone():
+    rng = np.random.default_rng(0)
+    own = teacher.solution((1, 2, 3, 4, 5, 6), rng, 1.0)  # a wrong answer
+    right = teacher.solution((1, 2, 3, 4, 5, 6), rng, 0.0)
+    assert teacher.critic_turn("brief", own, [right, own], lambda: "fresh") == f"\\boxed{{{last_boxed(own)}}}"
+    assert teacher.critic_turn("brief", own, [right, right], lambda: "fresh") == "fresh"
+    assert teacher.critic_turn("brief", "no answer", ["no answer"], lambda: "fresh") == "fresh"
+
+
 def test_recheck_critics_in_pretraining_keep_shared_answers_and_resolve_with_the_critic_noise():
     rng = np.random.default_rng(2)
     kept = resolved = wrong = 0

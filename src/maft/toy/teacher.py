@@ -55,8 +55,8 @@ def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise
                  exclude: set[tuple[int, ...]], n_others: int = 2, max_operand: int = PAPER_MAX_OPERAND,
                  critic: str = "majority", id_rate: float = 0.0) -> list[dict]:
     """One pretraining conversation of the given kind: solve | critic | critic_concat | summarize.
-    `critic` names the critic turn's design: "majority" (`revision`), "recheck" (`recheck`) or
-    "compare" (`compare`). With probability `id_rate` an agent's user turns carry an agent ID, as the
+    `critic` names the critic turn's design: "majority" (`revision`), "recheck" (`recheck`),
+    "brief" (`brief`) or "compare" (`compare`). With probability `id_rate` an agent's user turns carry an agent ID, as the
     unique-ID baseline sends them, so that the toy reads such prompts as a real model would."""
     convo = _conversation(kind, rng, noise, critic_noise, exclude, n_others, max_operand, critic)
     if kind != "summarize" and id_rate > 0 and rng.random() < id_rate:
@@ -137,7 +137,15 @@ def comparison(own: str, others: list[str], keep: bool) -> str:
     return "\n".join(lines + [verdict])
 
 
-CRITICS = {"majority": revision, "recheck": recheck}
+def brief(own: str, others: list[str]) -> str | None:
+    """The recheck critic with a short keep: its answer alone when another agent shares it, None
+    (solve again) when none does. No kept turn copies solution lines, so a re-solve cannot drift into
+    half a copy of the wrong solution above it (the recheck toy's failure, README "The toy"), and the
+    choice is the turn's first token."""
+    return None if recheck(own, others) is None else f"\\boxed{{{last_boxed(own)}}}"
+
+
+CRITICS = {"majority": revision, "recheck": recheck, "brief": brief}
 
 
 def drill_text(rng: np.random.Generator, n: int, max_operand: int = PAPER_MAX_OPERAND) -> str:
