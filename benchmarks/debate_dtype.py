@@ -20,7 +20,7 @@ import torch
 from maft.debate import DebateSpec, Seat, run_debate
 from maft.generation import Sampling, TransformersBackend, fast_cpu_bfloat16
 from maft.problems import arithmetic_splits
-from maft.scoring import score
+from toy_pretraining import debate_summary  # this folder's: the same figures for every debate benchmark
 
 
 def debate_once(base: str, agents: str | None, n_agents: int, problems, dtype: str) -> dict:
@@ -35,11 +35,7 @@ def debate_once(base: str, agents: str | None, n_agents: int, problems, dtype: s
     backend = TransformersBackend(base, adapters, Sampling(1.0, 0.9, 96), batch_size=256, device="cpu", dtype=dtype)
     t0 = time.perf_counter()
     transcript = run_debate(backend, problems, DebateSpec(gens, crits, 2, summarize=True), (0, 1, "test"))
-    seconds = time.perf_counter() - t0
-    s = score(transcript)
-    return {"seconds": round(seconds, 1), "round0": s["rounds"]["0"]["mean_agent_accuracy"],
-            "critics": s["rounds"]["1"]["mean_agent_accuracy"], "vote": s["accuracy"],
-            "majority": score(transcript[transcript["round"] == 0])["accuracy"]}
+    return {"seconds": round(time.perf_counter() - t0, 1), **debate_summary(transcript)}
 
 
 def main() -> None:

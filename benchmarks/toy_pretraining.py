@@ -31,10 +31,15 @@ def debate_rounds(path: str, problems: int, max_operand: int, summarize: bool) -
     backend = TransformersBackend(path, sampling=Sampling(1.0, 0.9, 96), batch_size=256)
     base = Seat(None, "base")
     transcript = run_debate(backend, test, DebateSpec([base] * 3, [base] * 3, 2, summarize=summarize), (0, 0, "test"))
+    return debate_summary(transcript)
+
+
+def debate_summary(transcript) -> dict:
+    """A 2-round debate's mean agent accuracy per round, its round-0 vote (the majority baseline) and
+    its final vote."""
     s = score(transcript)
     return {"round0": s["rounds"]["0"]["mean_agent_accuracy"], "round1": s["rounds"]["1"]["mean_agent_accuracy"],
-            "round0_vote": score(transcript[transcript["round"] == 0])["accuracy"],  # the majority baseline
-            "vote": s["accuracy"]}
+            "round0_vote": score(transcript[transcript["round"] == 0])["accuracy"], "vote": s["accuracy"]}
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from conftest import TINY, job_counts, snakemake
 from maft.answers import extract_answer
 from maft.artifacts import read_meta
 from maft.debate import TRANSCRIPT_COLUMNS
+from maft.generation import resolve_dtype
 from maft.selection import SHARD_COLUMNS, SelectionSpec, per_agent_shards
 
 pytestmark = pytest.mark.slow
@@ -56,8 +57,6 @@ def test_transcripts_follow_the_schema_and_the_debate(tiny_run):
         assert (row.answer if isinstance(row.answer, str) else None) == extract_answer(row.response)
     meta = read_meta(wd / CELL / "iter1/debate-test.parquet")
     assert meta["params"]["iteration"] == 1 and meta["config_digest"]
-    from maft.generation import resolve_dtype
-
     # generation.dtype ("auto" is resolved on the machine that ran the job): the transcript says what it was
     asked = meta["params"]["generation"]["dtype"]
     assert meta["generation_dtype"] == str(resolve_dtype(asked, "cpu")).removeprefix("torch.")
