@@ -182,3 +182,16 @@ def test_mask_raises_when_template_is_not_a_concatenation():
                          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
     with pytest.raises(ValueError, match="concatenation"):
         assistant_mask(tok, CONVERSATIONS[1])
+
+
+@pytest.mark.parametrize("critic", ["recheck", "compare", "brief", "majority"])
+def test_toy_pretraining_encoding_equals_the_template_mask(critic):
+    """The toy's pretraining encodes its conversations piecewise (`encode_chats`), which must give
+    the ids and mask that rendering the template and masking with assistant_mask give."""
+    from maft.toy.model import encode_chats
+
+    tok = _tokenizer()
+    rng = np.random.default_rng(7)
+    conversations = [chat_example(kind, rng, 0.5, 0.1, set(), n_others, 9, critic, id_rate=0.3)
+                     for kind in KINDS for n_others in (1, 2, 4) for _ in range(8)]
+    assert encode_chats(tok, conversations) == [assistant_mask(tok, c) for c in conversations]

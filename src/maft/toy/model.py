@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from maft.chat import assistant_mask
 from maft.problems import PAPER_MAX_OPERAND, max_operand
 from maft.toy import teacher
 
@@ -62,27 +61,52 @@ def sample_conversation(kind: str, rng, cfg: dict, exclude, n_others: int = 2) -
                                 max_operand(cfg), cfg.get("critic", "recheck"), cfg.get("id_rate", 0.0))
 
 
+def encode_chats(tokenizer, conversations: list[list[dict]]) -> list[tuple[list[int], list[int]]]:
+    """(input_ids, loss mask) of each conversation in the toy's ChatML: what `maft.chat.assistant_mask`
+    gives (tested), from one tokenizer call over the messages' contents instead of a template render
+    and a tokenization of every prefix (that was most of a pretraining step's batch building).
+
+    Exact for the toy's tokenizer: its special tokens are split out first and a newline is a pre-token
+    of its own, so a rendered conversation's tokens are its pieces' tokens end to end. (The template's
+    newline after a turn is not rendered: transformers compiles chat templates with trim_blocks.)"""
+    start, end = tokenizer.convert_tokens_to_ids(["<|im_start|>", "<|im_end|>"])
+    roles = sorted({m["role"] for c in conversations for m in c})
+    header = dict(zip(roles, tokenizer([r + "\n" for r in roles], add_special_tokens=False)["input_ids"]))
+    contents = iter(tokenizer([m["content"] for c in conversations for m in c], add_special_tokens=False)["input_ids"])
+    rows = []
+    for conversation in conversations:
+        ids: list[int] = []
+        mask: list[int] = []
+        for m in conversation:
+            head = [start, *header[m["role"]]]
+            body = [*next(contents), end]  # an assistant turn's loss covers its content and end token
+            ids += head + body
+            mask += [0] * len(head) + [int(m["role"] == "assistant")] * len(body)
+        rows.append((ids, mask))
+    return rows
+
+
 def make_batch(kind: str, rng, tokenizer, cfg: dict, exclude) -> dict[str, torch.Tensor]:
     """A right-padded batch of one kind (kinds have similar lengths, so padding stays small)."""
-    rows: list[tuple[list[int], list[int]]] = []
     # One number of other agents per batch: debates of 2..5 agents, with little padding.
     n_others = int(rng.choice([1, 2, 2, 2, 2, 3, 4]))
-    for _ in range(cfg["batch_size"]):
-        if kind == "drill":
-            ids = tokenizer(teacher.drill_text(rng, 16, max_operand(cfg)), add_special_tokens=False)["input_ids"]
-            rows.append((ids, [1] * len(ids)))
-        else:
-            rows.append(assistant_mask(tokenizer, sample_conversation(kind, rng, cfg, exclude, n_others)))
+    if kind == "drill":
+        texts = [teacher.drill_text(rng, 16, max_operand(cfg)) for _ in range(cfg["batch_size"])]
+        rows = [(ids, [1] * len(ids)) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    else:
+        rows = encode_chats(tokenizer, [sample_conversation(kind, rng, cfg, exclude, n_others)
+                                        for _ in range(cfg["batch_size"])])
     width = max(len(ids) for ids, _ in rows)
-    input_ids = torch.full((len(rows), width), tokenizer.pad_token_id)
-    labels = torch.full((len(rows), width), -100)
-    attn = torch.zeros((len(rows), width), dtype=torch.long)
+    input_ids = np.full((len(rows), width), tokenizer.pad_token_id, dtype=np.int64)
+    labels = np.full((len(rows), width), -100, dtype=np.int64)
+    attn = np.zeros((len(rows), width), dtype=np.int64)
     for i, (ids, mask) in enumerate(rows):
         n = len(ids)
-        input_ids[i, :n] = torch.tensor(ids)
+        input_ids[i, :n] = ids
         attn[i, :n] = 1
-        labels[i, :n] = torch.where(torch.tensor(mask) == 1, torch.tensor(ids), torch.tensor(-100))
-    return {"input_ids": input_ids, "attention_mask": attn, "labels": labels}
+        labels[i, :n] = np.where(np.array(mask) == 1, ids, -100)
+    return {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(attn),
+            "labels": torch.from_numpy(labels)}
 
 
 def build_model(tokenizer, cfg: dict):
