@@ -35,11 +35,12 @@ def debate_rounds(path: str, problems: int, max_operand: int, summarize: bool) -
 
 
 def debate_summary(transcript) -> dict:
-    """A 2-round debate's mean agent accuracy per round, its round-0 vote (the majority baseline) and
-    its final vote."""
+    """A 2-round debate's mean agent accuracy per round, its round-0 vote (the majority baseline), its
+    final vote, and what the critics did with shared and lone round-0 answers (`scoring.critic_turns`)."""
     s = score(transcript)
     return {"round0": s["rounds"]["0"]["mean_agent_accuracy"], "round1": s["rounds"]["1"]["mean_agent_accuracy"],
-            "round0_vote": score(transcript[transcript["round"] == 0])["accuracy"], "vote": s["accuracy"]}
+            "round0_vote": score(transcript[transcript["round"] == 0])["accuracy"], "vote": s["accuracy"],
+            "critic_turns": s["critic_turns"]}
 
 
 def main() -> None:

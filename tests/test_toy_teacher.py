@@ -204,3 +204,42 @@ def test_some_pretraining_conversations_carry_agent_ids_as_the_unique_id_debate_
     # the summarizer is not an agent: its requests never carry an ID
     assert not any(teacher.chat_example("summarize", rng, 0.5, 0.1, set(), id_rate=1.0)[0]["content"].startswith("[")
                    for _ in range(20))
+
+
+def rewrite_values(text: str) -> list[int]:
+    """The value of each line of a `rewrite` solution, evaluated as written."""
+    lines = text.splitlines()
+    assert all(line.startswith("= ") for line in lines[:-1]) and lines[-1].startswith("\\boxed{")
+    return [eval(line.removeprefix("= ")) for line in lines[:-1]]  # digits and + - * only (checked above)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_rewrite_layout_restates_the_question_then_keeps_its_value_line_by_line(seed):
+    rng = np.random.default_rng(seed)
+    t = tuple(int(x) for x in rng.integers(0, 10, size=6))
+    text = teacher.solution(t, rng, noise=0.0, layout="rewrite")
+    assert text.splitlines()[0] == "= {}+{}*{}+{}-{}*{}".format(*t)
+    assert set(rewrite_values(text)) == {arithmetic_value(t)}
+    assert last_boxed(text) == str(arithmetic_value(t))
+    noisy = teacher.solution(t, rng, noise=1.0, layout="rewrite")
+    values = rewrite_values(noisy)
+    # one wrong intermediate result: the value changes at exactly one line and the answer carries it
+    assert sum(x != y for x, y in zip(values, values[1:])) == 1 and last_boxed(noisy) == str(values[-1])
+
+
+def test_rewrite_critics_keep_shared_answers_verbatim_and_resolve_in_the_other_layout():
+    rng = np.random.default_rng(4)
+    kept = resolved = 0
+    for _ in range(300):
+        convo = teacher.chat_example("critic", rng, 0.6, 0.0, set(), n_others=2, max_operand=9, critic="rewrite")
+        own, final = convo[1]["content"], convo[3]["content"]
+        others = re.findall(r"answered (-?\d+)\.", convo[2]["content"])
+        if last_boxed(own) in others:
+            assert final == own
+            kept += 1
+        else:
+            a, b, c, d, e, f = map(int, QUESTION.search(convo[0]["content"]).groups())
+            assert final.startswith(f"= {a}+{b}*{c}+") and last_boxed(final) == str(a + b * c + d - e * f)
+            assert not set(final.splitlines()[:-1]) & set(own.splitlines())  # nothing to copy from
+            resolved += 1
+    assert kept > 50 and resolved > 50

@@ -22,13 +22,16 @@ from maft.problems import PAPER_MAX_OPERAND, arithmetic_question, arithmetic_ter
 DELTAS = (-10, -3, -2, -1, 1, 2, 3, 10)
 
 
-def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float) -> str:
+def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float, layout: str = "steps") -> str:
     """Worked solution of a+b*c+d-e*f; with probability `noise` one intermediate result is off and
     the error propagates.
 
-    The steps follow the question from left to right, so every number a line needs is either in the
-    question or at the end of the line just above it: a small model learns such local copies much
-    sooner than look-ups several lines back (a measured failure of the earlier layout).
+    `steps` (every solution the toy's generators learn): the steps follow the question from left to
+    right, so every number a line needs is either in the question or at the end of the line just
+    above it: a small model learns such local copies much sooner than look-ups several lines back (a
+    measured failure of the earlier layout). `rewrite` (the `rewrite` critic's fresh solutions): the
+    expression restated, then rewritten one operation a line (each line from the line above), so no
+    line of it can be copied from a `steps` answer.
     """
     a, b, c, d, e, f = t
     bad = int(rng.integers(0, 5)) if rng.random() < noise else -1
@@ -42,7 +45,10 @@ def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float) -> str:
     s2 = step(2, s1 + d)
     q = step(3, e * f)
     r = step(4, s2 - q)
-    lines = [f"- {b}*{c}={p}", f"- {a}+{p}={s1}", f"- {s1}+{d}={s2}", f"- {s2}-{e}*{f}={s2}-{q}={r}"]
+    if layout == "rewrite":
+        lines = [f"= {a}+{b}*{c}+{d}-{e}*{f}", f"= {a}+{p}+{d}-{e}*{f}", f"= {s1}+{d}-{e}*{f}", f"= {s2}-{e}*{f}", f"= {s2}-{q}", f"= {r}"]
+    else:
+        lines = [f"- {b}*{c}={p}", f"- {a}+{p}={s1}", f"- {s1}+{d}={s2}", f"- {s2}-{e}*{f}={s2}-{q}={r}"]
     return "\n".join(lines) + f"\n\\boxed{{{r}}}"
 
 
@@ -56,7 +62,7 @@ def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise
                  critic: str = "majority", id_rate: float = 0.0) -> list[dict]:
     """One pretraining conversation of the given kind: solve | critic | critic_concat | summarize.
     `critic` names the critic turn's design: "majority" (`revision`), "recheck" (`recheck`),
-    "brief" (`brief`) or "compare" (`compare`). With probability `id_rate` an agent's user turns carry an agent ID, as the
+    "brief" (`brief`), "compare" (`compare`) or "rewrite" (`recheck`, re-solving in the `rewrite` layout). With probability `id_rate` an agent's user turns carry an agent ID, as the
     unique-ID baseline sends them, so that the toy reads such prompts as a real model would."""
     convo = _conversation(kind, rng, noise, critic_noise, exclude, n_others, max_operand, critic)
     if kind != "summarize" and id_rate > 0 and rng.random() < id_rate:
@@ -85,7 +91,7 @@ def _conversation(kind: str, rng: np.random.Generator, noise: float, critic_nois
         prompts.user(prompts.generator_prompt(q)),
         prompts.assistant(own),
         prompts.user(prompts.critic_prompt(q, others, summary)),
-        prompts.assistant(critic_turn(critic, own, others, lambda: solution(t, rng, critic_noise))),
+        prompts.assistant(critic_turn(critic, own, others, lambda: solution(t, rng, critic_noise, RESOLVE_LAYOUT.get(critic, "steps")))),
     ]
 
 
@@ -145,7 +151,10 @@ def brief(own: str, others: list[str]) -> str | None:
     return None if recheck(own, others) is None else f"\\boxed{{{last_boxed(own)}}}"
 
 
-CRITICS = {"majority": revision, "recheck": recheck, "brief": brief}
+CRITICS = {"majority": revision, "recheck": recheck, "brief": brief, "rewrite": recheck}
+# The `rewrite` critic keeps a shared answer verbatim, as `recheck` does, but solves again in another
+# layout: the recheck toy's re-solves half-copied the wrong solution above them (README "The toy").
+RESOLVE_LAYOUT = {"rewrite": "rewrite"}
 
 
 def drill_text(rng: np.random.Generator, n: int, max_operand: int = PAPER_MAX_OPERAND) -> str:
