@@ -127,20 +127,27 @@ def test_brief_keeps_a_shared_answer_in_one_line_and_solves_again_when_alone():
     assert teacher.critic_turn("brief", "no answer", ["no answer"], lambda: "fresh") == "fresh"
 
 
-def test_recheck_critics_in_pretraining_keep_shared_answers_and_resolve_with_the_critic_noise():
-    rng = np.random.default_rng(2)
-    kept = resolved = wrong = 0
-    for _ in range(400):
-        convo = teacher.chat_example("critic", rng, 0.6, 0.0, set(), n_others=2, max_operand=9, critic="recheck")
+def pretraining_critic_turns(critic: str, seed: int, n: int):
+    """(shared, terms, own, final) of n pretraining critic conversations (noise 0.6, critic noise 0):
+    whether the summary shows another agent with the critic's own round-0 answer."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        convo = teacher.chat_example("critic", rng, 0.6, 0.0, set(), n_others=2, max_operand=9, critic=critic)
         own, final = convo[1]["content"], convo[3]["content"]
         others = re.findall(r"answered (-?\d+)\.", convo[2]["content"])
-        if last_boxed(own) in others:
+        terms = tuple(map(int, QUESTION.search(convo[0]["content"]).groups()))
+        yield last_boxed(own) in others, terms, own, final
+
+
+def test_recheck_critics_in_pretraining_keep_shared_answers_and_resolve_with_the_critic_noise():
+    kept = resolved = wrong = 0
+    for shared, terms, own, final in pretraining_critic_turns("recheck", 2, 400):
+        if shared:
             assert final == own
             kept += 1
         else:
             resolved += 1
-            a, b, c, d, e, f = map(int, QUESTION.search(convo[0]["content"]).groups())
-            wrong += last_boxed(final) != str(a + b * c + d - e * f)
+            wrong += last_boxed(final) != str(arithmetic_value(terms))
     assert kept > 50 and resolved > 50 and wrong == 0  # critic_noise 0: every re-solved answer is right
 
 
@@ -228,18 +235,13 @@ def test_rewrite_layout_restates_the_question_then_keeps_its_value_line_by_line(
 
 
 def test_rewrite_critics_keep_shared_answers_verbatim_and_resolve_in_the_other_layout():
-    rng = np.random.default_rng(4)
     kept = resolved = 0
-    for _ in range(300):
-        convo = teacher.chat_example("critic", rng, 0.6, 0.0, set(), n_others=2, max_operand=9, critic="rewrite")
-        own, final = convo[1]["content"], convo[3]["content"]
-        others = re.findall(r"answered (-?\d+)\.", convo[2]["content"])
-        if last_boxed(own) in others:
+    for shared, terms, own, final in pretraining_critic_turns("rewrite", 4, 300):
+        if shared:
             assert final == own
             kept += 1
         else:
-            a, b, c, d, e, f = map(int, QUESTION.search(convo[0]["content"]).groups())
-            assert final.startswith(f"= {a}+{b}*{c}+") and last_boxed(final) == str(a + b * c + d - e * f)
+            assert final.startswith("= {}+{}*{}+".format(*terms)) and last_boxed(final) == str(arithmetic_value(terms))
             assert not set(final.splitlines()[:-1]) & set(own.splitlines())  # nothing to copy from
             resolved += 1
     assert kept > 50 and resolved > 50
