@@ -1,0 +1,82 @@
+"""Where the toy's critics go wrong: the first fault in each answer a critic changed.
+
+Reads a debate transcript of the arithmetic toy (round 0 and round 1) and, for every critic turn whose
+answer differs from its own round-0 answer, checks the `steps` layout line by line: an *operand* fault
+(a number not copied right from the question or the line above), an *arithmetic* fault (a product, sum
+or difference computed wrong from the numbers written), or a *format* fault (not four step lines). It
+prints, apart for critics whose round-0 answer was right and wrong, how many changed answers are right,
+the kind and line of the first fault, and how often the faulty number appears anywhere in the critic's
+own round-0 solution (a copied error) rather than being new.
+
+    python benchmarks/critic_faults.py results/toy/toy/arithmetic/maft/iter0/debate-test.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import Counter
+
+import pandas as pd
+
+QUESTION = re.compile(r"(\d+)\+(\d+)\*(\d+)\+(\d+)-(\d+)\*(\d+)")
+STEP_LINES = [re.compile(r"- (-?\d+)\*(-?\d+)=(-?\d+)"), re.compile(r"- (-?\d+)\+(-?\d+)=(-?\d+)"),
+              re.compile(r"- (-?\d+)\+(-?\d+)=(-?\d+)"), re.compile(r"- (-?\d+)-(-?\d+)\*(-?\d+)=(-?\d+)-(-?\d+)=(-?\d+)")]
+
+
+def step_numbers(text: str) -> list[list[int]] | None:
+    """The numbers of each of the four `steps` lines, or None when the text has another shape."""
+    lines = [line for line in text.splitlines() if line.startswith("- ")]
+    found = [p.fullmatch(line) for p, line in zip(STEP_LINES, lines)]
+    if len(lines) != 4 or not all(found):
+        return None
+    return [[int(x) for x in m.groups()] for m in found]
+
+
+def first_fault(question: str, text: str) -> tuple[str, int, int | None]:
+    """(kind, line, written number) of the first fault of a `steps` solution; ("none", -1, None) if it has none."""
+    a, b, c, d, e, f = map(int, QUESTION.search(question).groups())
+    v = step_numbers(text)
+    if v is None:
+        return "format", -1, None
+    checks = [("operand", 0, v[0][0], b), ("operand", 0, v[0][1], c), ("arithmetic", 0, v[0][2], v[0][0] * v[0][1]),
+              ("operand", 1, v[1][0], a), ("operand", 1, v[1][1], v[0][2]), ("arithmetic", 1, v[1][2], v[1][0] + v[1][1]),
+              ("operand", 2, v[2][0], v[1][2]), ("operand", 2, v[2][1], d), ("arithmetic", 2, v[2][2], v[2][0] + v[2][1]),
+              ("operand", 3, v[3][0], v[2][2]), ("operand", 3, v[3][1], e), ("operand", 3, v[3][2], f),
+              ("arithmetic", 3, v[3][4], v[3][1] * v[3][2]), ("operand", 3, v[3][3], v[3][0]),
+              ("arithmetic", 3, v[3][5], v[3][3] - v[3][4])]
+    return next(((kind, line, w) for kind, line, w, want in checks if w != want), ("none", -1, None))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("transcript")
+    args = p.parse_args()
+    t = pd.read_parquet(args.transcript)
+    own = t[t["round"] == 0].set_index(["problem_id", "agent"])
+    counts: dict[str, Counter] = {"round-0 answer right": Counter(), "round-0 answer wrong": Counter()}
+    for row in t[t["round"] == 1].itertuples():
+        before = own.loc[(row.problem_id, row.agent)]
+        if row.answer == before["answer"]:
+            continue
+        c = counts["round-0 answer right" if str(before["answer"]) == str(row.reference) else "round-0 answer wrong"]
+        c["changed"] += 1
+        c["right"] += str(row.answer) == str(row.reference)
+        kind, line, written = first_fault(row.question, row.response)
+        c[kind] += 1
+        if kind in ("operand", "arithmetic"):
+            c[f"line {line + 1}"] += 1
+            own_numbers = [x for ln in (step_numbers(before["response"]) or []) for x in ln]
+            c["copied"] += written in own_numbers
+    for cell, c in counts.items():
+        n = max(c["changed"], 1)
+        faults = max(c["operand"] + c["arithmetic"], 1)
+        print(f"{cell}: {c['changed']} changed answers, {c['right'] / n:.0%} right; first fault: "
+              f"arithmetic {c['arithmetic'] / n:.0%}, operand {c['operand'] / n:.0%}, format {c['format'] / n:.0%}, "
+              f"none {c['none'] / n:.0%}")
+        print("  line of the first fault: " + ", ".join(f"{k} {c[k] / faults:.0%}" for k in ("line 1", "line 2", "line 3", "line 4"))
+              + f"; its number in the critic's own round-0 solution: {c['copied'] / faults:.0%}")
+
+
+if __name__ == "__main__":
+    main()
