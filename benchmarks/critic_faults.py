@@ -2,11 +2,12 @@
 
 Reads a debate transcript of the arithmetic toy (round 0 and round 1) and, for every critic turn whose
 answer differs from its own round-0 answer, checks the `steps` layout line by line: an *operand* fault
-(a number not copied right from the question or the line above), an *arithmetic* fault (a product, sum
-or difference computed wrong from the numbers written), or a *format* fault (not four step lines). It
-prints, apart for critics whose round-0 answer was right and wrong, how many changed answers are right,
-the kind and line of the first fault, and how often the faulty number appears anywhere in the critic's
-own round-0 solution (a copied error) rather than being new.
+(a number not copied right from the question or the line above), an *arithmetic* fault (one of the five
+steps b*c, a+p, s1+d, e*f, s2-q computed wrong from the numbers written), or a *format* fault (not four
+step lines). It prints the first fault of every answer of each round, then, apart for critics whose
+round-0 answer was right and wrong, how many changed answers are right, the first fault and its line,
+and how often the faulty number appears anywhere in the critic's own round-0 solution (a copied error)
+rather than being new.
 
     python benchmarks/critic_faults.py results/toy/toy/arithmetic/maft/iter0/debate-test.parquet
 """
@@ -34,18 +35,29 @@ def step_numbers(text: str) -> list[list[int]] | None:
 
 
 def first_fault(question: str, text: str) -> tuple[str, int, int | None]:
-    """(kind, line, written number) of the first fault of a `steps` solution; ("none", -1, None) if it has none."""
+    """(fault, line, written number) of the first fault of a `steps` solution: "operand", "format", or
+    the arithmetic step computed wrong ("b*c", "a+p", "s1+d", "e*f", "s2-q"); ("none", -1, None) if none."""
     a, b, c, d, e, f = map(int, QUESTION.search(question).groups())
     v = step_numbers(text)
     if v is None:
         return "format", -1, None
-    checks = [("operand", 0, v[0][0], b), ("operand", 0, v[0][1], c), ("arithmetic", 0, v[0][2], v[0][0] * v[0][1]),
-              ("operand", 1, v[1][0], a), ("operand", 1, v[1][1], v[0][2]), ("arithmetic", 1, v[1][2], v[1][0] + v[1][1]),
-              ("operand", 2, v[2][0], v[1][2]), ("operand", 2, v[2][1], d), ("arithmetic", 2, v[2][2], v[2][0] + v[2][1]),
+    checks = [("operand", 0, v[0][0], b), ("operand", 0, v[0][1], c), ("b*c", 0, v[0][2], v[0][0] * v[0][1]),
+              ("operand", 1, v[1][0], a), ("operand", 1, v[1][1], v[0][2]), ("a+p", 1, v[1][2], v[1][0] + v[1][1]),
+              ("operand", 2, v[2][0], v[1][2]), ("operand", 2, v[2][1], d), ("s1+d", 2, v[2][2], v[2][0] + v[2][1]),
               ("operand", 3, v[3][0], v[2][2]), ("operand", 3, v[3][1], e), ("operand", 3, v[3][2], f),
-              ("arithmetic", 3, v[3][4], v[3][1] * v[3][2]), ("operand", 3, v[3][3], v[3][0]),
-              ("arithmetic", 3, v[3][5], v[3][3] - v[3][4])]
+              ("e*f", 3, v[3][4], v[3][1] * v[3][2]), ("operand", 3, v[3][3], v[3][0]),
+              ("s2-q", 3, v[3][5], v[3][3] - v[3][4])]
     return next(((kind, line, w) for kind, line, w, want in checks if w != want), ("none", -1, None))
+
+
+STEPS = ("b*c", "a+p", "s1+d", "e*f", "s2-q")
+
+
+def profile(t: pd.DataFrame) -> str:
+    """The first fault of every answer of a round, as shares."""
+    c = Counter(first_fault(q, r)[0] for q, r in zip(t["question"], t["response"]))
+    n = max(len(t), 1)
+    return ", ".join(f"{k} {c[k] / n:.1%}" for k in ("none", *STEPS, "operand", "format"))
 
 
 def main() -> None:
@@ -53,6 +65,8 @@ def main() -> None:
     p.add_argument("transcript")
     args = p.parse_args()
     t = pd.read_parquet(args.transcript)
+    for rnd in sorted(t["round"].unique()):
+        print(f"round {rnd}, first fault of every answer: {profile(t[t['round'] == rnd])}")
     own = t[t["round"] == 0].set_index(["problem_id", "agent"])
     counts: dict[str, Counter] = {"round-0 answer right": Counter(), "round-0 answer wrong": Counter()}
     for row in t[t["round"] == 1].itertuples():
@@ -64,16 +78,15 @@ def main() -> None:
         c["right"] += str(row.answer) == str(row.reference)
         kind, line, written = first_fault(row.question, row.response)
         c[kind] += 1
-        if kind in ("operand", "arithmetic"):
+        if kind not in ("none", "format"):
             c[f"line {line + 1}"] += 1
             own_numbers = [x for ln in (step_numbers(before["response"]) or []) for x in ln]
             c["copied"] += written in own_numbers
     for cell, c in counts.items():
         n = max(c["changed"], 1)
-        faults = max(c["operand"] + c["arithmetic"], 1)
-        print(f"{cell}: {c['changed']} changed answers, {c['right'] / n:.0%} right; first fault: "
-              f"arithmetic {c['arithmetic'] / n:.0%}, operand {c['operand'] / n:.0%}, format {c['format'] / n:.0%}, "
-              f"none {c['none'] / n:.0%}")
+        faults = max(n - c["none"] - c["format"], 1)
+        print(f"critics, {cell}: {c['changed']} changed answers, {c['right'] / n:.0%} right; first fault: "
+              + ", ".join(f"{k} {c[k] / n:.0%}" for k in ("none", *STEPS, "operand", "format")))
         print("  line of the first fault: " + ", ".join(f"{k} {c[k] / faults:.0%}" for k in ("line 1", "line 2", "line 3", "line 4"))
               + f"; its number in the critic's own round-0 solution: {c['copied'] / faults:.0%}")
 
