@@ -34,7 +34,8 @@ def main() -> None:
     tokenizer = build_tokenizer(corpus, cfg["vocab_size"])
     kinds = [k for k in cfg["mix"] if k != "drill"]
     probs = np.array([cfg["mix"][k] for k in kinds], dtype=float)
-    batches = [[sample_conversation(kinds[int(rng.choice(len(kinds), p=probs / probs.sum()))], rng, cfg, frozenset())
+    probs /= probs.sum()
+    batches = [[sample_conversation(kinds[int(rng.choice(len(kinds), p=probs))], rng, cfg, frozenset())
                 for _ in range(cfg["batch_size"])] for _ in range(args.batches)]
     paths = {"template + assistant_mask": lambda b: [assistant_mask(tokenizer, c) for c in b],
              "piecewise (encode_chats)": lambda b: encode_chats(tokenizer, b)}

@@ -184,7 +184,7 @@ def test_mask_raises_when_template_is_not_a_concatenation():
         assistant_mask(tok, CONVERSATIONS[1])
 
 
-@pytest.mark.parametrize("critic", ["recheck", "compare", "brief", "majority"])
+@pytest.mark.parametrize("critic", ["recheck", "compare", "brief", "majority", "rewrite"])
 def test_toy_pretraining_encoding_equals_the_template_mask(critic):
     """The toy's pretraining encodes its conversations piecewise (`encode_chats`), which must give
     the ids and mask that rendering the template and masking with assistant_mask give."""

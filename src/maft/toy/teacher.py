@@ -46,7 +46,8 @@ def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float, layout:
     q = step(3, e * f)
     r = step(4, s2 - q)
     if layout == "rewrite":
-        lines = [f"= {a}+{b}*{c}+{d}-{e}*{f}", f"= {a}+{p}+{d}-{e}*{f}", f"= {s1}+{d}-{e}*{f}", f"= {s2}-{e}*{f}", f"= {s2}-{q}", f"= {r}"]
+        lines = [f"= {a}+{b}*{c}+{d}-{e}*{f}", f"= {a}+{p}+{d}-{e}*{f}", f"= {s1}+{d}-{e}*{f}", f"= {s2}-{e}*{f}",
+                 f"= {s2}-{q}", f"= {r}"]
     else:
         lines = [f"- {b}*{c}={p}", f"- {a}+{p}={s1}", f"- {s1}+{d}={s2}", f"- {s2}-{e}*{f}={s2}-{q}={r}"]
     return "\n".join(lines) + f"\n\\boxed{{{r}}}"
@@ -62,8 +63,9 @@ def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise
                  critic: str = "majority", id_rate: float = 0.0) -> list[dict]:
     """One pretraining conversation of the given kind: solve | critic | critic_concat | summarize.
     `critic` names the critic turn's design: "majority" (`revision`), "recheck" (`recheck`),
-    "brief" (`brief`), "compare" (`compare`) or "rewrite" (`recheck`, re-solving in the `rewrite` layout). With probability `id_rate` an agent's user turns carry an agent ID, as the
-    unique-ID baseline sends them, so that the toy reads such prompts as a real model would."""
+    "brief" (`brief`), "compare" (`compare`) or "rewrite" (`recheck`, solving again in the `rewrite`
+    layout). With probability `id_rate` an agent's user turns carry an agent ID, as the unique-ID
+    baseline sends them, so that the toy reads such prompts as a real model would."""
     convo = _conversation(kind, rng, noise, critic_noise, exclude, n_others, max_operand, critic)
     if kind != "summarize" and id_rate > 0 and rng.random() < id_rate:
         agent = int(rng.integers(0, n_others + 1))
@@ -87,11 +89,12 @@ def _conversation(kind: str, rng: np.random.Generator, noise: float, critic_nois
         return [prompts.user(prompts.summary_request(others)), prompts.assistant(summarize(others))]
     own = solution(t, rng, noise)
     summary = summarize(others) if kind == "critic" else None
+    layout = "rewrite" if critic == "rewrite" else "steps"  # the layout of a critic's fresh solution
     return [
         prompts.user(prompts.generator_prompt(q)),
         prompts.assistant(own),
         prompts.user(prompts.critic_prompt(q, others, summary)),
-        prompts.assistant(critic_turn(critic, own, others, lambda: solution(t, rng, critic_noise, RESOLVE_LAYOUT.get(critic, "steps")))),
+        prompts.assistant(critic_turn(critic, own, others, lambda: solution(t, rng, critic_noise, layout))),
     ]
 
 
@@ -151,10 +154,10 @@ def brief(own: str, others: list[str]) -> str | None:
     return None if recheck(own, others) is None else f"\\boxed{{{last_boxed(own)}}}"
 
 
-CRITICS = {"majority": revision, "recheck": recheck, "brief": brief, "rewrite": recheck}
 # The `rewrite` critic keeps a shared answer verbatim, as `recheck` does, but solves again in another
-# layout: the recheck toy's re-solves half-copied the wrong solution above them (README "The toy").
-RESOLVE_LAYOUT = {"rewrite": "rewrite"}
+# layout, to test whether re-solves fail by copying the wrong solution above them. They did worse, and
+# the critics' faults turned out to be new arithmetic errors, not copies (README "The toy").
+CRITICS = {"majority": revision, "recheck": recheck, "brief": brief, "rewrite": recheck}
 
 
 def drill_text(rng: np.random.Generator, n: int, max_operand: int = PAPER_MAX_OPERAND) -> str:
