@@ -26,11 +26,15 @@ from maft.scoring import score
 from maft.toy.model import pretrain, quick_eval
 
 
-def debate_rounds(path: str, problems: int, max_operand: int, summarize: bool) -> dict:
+def debate_rounds(path: str, problems: int, max_operand: int, summarize: bool, save: str | None = None) -> dict:
+    """One debate of 3 copies of the toy at `path`; its transcript is written to `save` if given (for
+    benchmarks/critic_faults.py)."""
     test = arithmetic_splits(10, problems, seed=99, max_operand=max_operand)["test"]
     backend = TransformersBackend(path, sampling=Sampling(1.0, 0.9, 96), batch_size=256)
     base = Seat(None, "base")
     transcript = run_debate(backend, test, DebateSpec([base] * 3, [base] * 3, 2, summarize=summarize), (0, 0, "test"))
+    if save:
+        transcript.to_parquet(save)
     return debate_summary(transcript)
 
 
@@ -50,7 +54,8 @@ def main() -> None:
                    help="override a key of the toy block (YAML value), e.g. steps=3000 or mix={solve: 1}")
     p.add_argument("--problems", type=int, default=300, help="fresh problems for the accuracy figures")
     p.add_argument("--debate-problems", type=int, default=200)
-    p.add_argument("--keep", metavar="DIR", help="save the pretrained toy here (default: a temporary folder)")
+    p.add_argument("--keep", metavar="DIR",
+                   help="save the pretrained toy here, with its debates' transcripts (default: a temporary folder)")
     args = p.parse_args()
     cfg = dict(yaml.safe_load(open(args.config))["toy"])
     for item in args.set:
@@ -64,7 +69,8 @@ def main() -> None:
         result = {"overrides": args.set, "pretrain_s": round(time.time() - t0, 1), "final_loss": info["final_loss"],
                   **quick_eval(out, args.problems, set(), seed=777, max_operand=hi)}
         for mode, summarize in (("summary", True), ("concat", False)):
-            result[f"debate_{mode}"] = debate_rounds(out, args.debate_problems, hi, summarize)
+            save = f"{args.keep}/debate-{mode}.parquet" if args.keep else None
+            result[f"debate_{mode}"] = debate_rounds(out, args.debate_problems, hi, summarize, save)
     print(json.dumps(result, indent=2))
 
 

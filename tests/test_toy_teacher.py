@@ -12,7 +12,7 @@ from maft.problems import arithmetic_value
 from maft.toy import teacher
 
 QUESTION = re.compile(r"(\d+)\+(\d+)\*(\d+)\+(\d+)-(\d+)\*(\d+)")
-STEP = re.compile(r"(-?\d+)([+*-])(\d+)=(-?\d+)")
+STEP = re.compile(r"(-?\d+)([+*-])(-?\d+)=(-?\d+)")
 
 
 def wrong_steps(text: str) -> int:
@@ -245,3 +245,62 @@ def test_rewrite_critics_keep_shared_answers_verbatim_and_resolve_in_the_other_l
             assert not set(final.splitlines()[:-1]) & set(own.splitlines())  # nothing to copy from
             resolved += 1
     assert kept > 50 and resolved > 50
+
+
+TENS_AT_ONCE = re.compile(r"- (-?\d+)-(\d+)\*(\d+)=(-?\d+)-(-?\d+)=(-?\d+)-(\d+)=(-?\d+)")
+TENS_REVERSED = re.compile(r"- (-?\d+)-(\d+)\*(\d+)=(-?\d+)-(-?\d+)=-\((-?\d+)-(-?\d+)\)=-\((-?\d+)-(\d+)\)=(-?\d+)")
+
+
+def tens_line_faults(line: str) -> tuple[int, int]:
+    """(wrong computed steps, wrong copies) of a `tens` last line: the product e*f, the tens step and
+    the units step, each checked against the numbers written before it."""
+    if m := TENS_AT_ONCE.fullmatch(line):
+        s2, e, f, s2_, q, y, u, r = map(int, m.groups())
+        steps = [e * f != q, y != s2_ - q // 10 * 10, r != y - u]
+        copies = [s2_ != s2, u != q % 10, s2_ < q]
+    else:
+        m = TENS_REVERSED.fullmatch(line)
+        assert m, line
+        s2, e, f, s2_, q, q_, s2__, y, u, r = map(int, m.groups())
+        steps = [e * f != q, y != q - s2_ // 10 * 10, r != -(y - u)]
+        copies = [s2_ != s2, q_ != q, s2__ != s2_, u != s2_ % 10, s2_ >= q]
+    return sum(steps), sum(copies)
+
+
+def test_tens_layout_takes_the_final_difference_in_two_steps_and_a_negative_one_reversed():
+    rng = np.random.default_rng(0)
+    forms = set()
+    for _ in range(300):
+        t = tuple(int(x) for x in rng.integers(0, 10, size=6))
+        text = teacher.solution(t, rng, noise=0.0, subtraction="tens")
+        head, last = text.splitlines()[:3], text.splitlines()[3]
+        assert head == teacher.solution(t, rng, noise=0.0).splitlines()[:3]  # the first three lines as `whole`
+        assert tens_line_faults(last) == (0, 0) and last_boxed(text) == str(arithmetic_value(t))
+        forms.add("=-(" in last)
+        noisy = teacher.solution(t, rng, noise=1.0, subtraction="tens")
+        # one wrong step, anywhere among the six, and the answer carries it
+        assert wrong_steps_of_lines(noisy.splitlines()[:3]) + tens_line_faults(noisy.splitlines()[3])[0] == 1
+        assert tens_line_faults(noisy.splitlines()[3])[1] == 0 and last_boxed(noisy) != str(arithmetic_value(t))
+    assert forms == {True, False}  # both a positive and a negative difference occurred
+
+
+def wrong_steps_of_lines(lines: list[str]) -> int:
+    return wrong_steps("\n".join(lines + ["\\boxed{0}"]))
+
+
+@pytest.mark.parametrize("kind", ["solve", "critic", "critic_concat", "summarize"])
+def test_pretraining_writes_every_solution_in_the_configured_subtraction_layout(kind):
+    from maft.toy.model import sample_conversation
+
+    cfg = {"noise": 0.5, "critic_noise": 0.1, "critic": "recheck", "max_operand": 9, "subtraction": "tens"}
+    rng = np.random.default_rng(3)
+    seen = 0
+    for _ in range(50):
+        convo = sample_conversation(kind, rng, cfg, set())
+        texts = [m["content"] for m in convo if m["role"] == "assistant"]
+        texts += re.findall(r"(- \d+\*\d+=.*?\\boxed\{-?\d+\})", convo[-2]["content"], re.S) if kind != "solve" else []
+        for text in texts:
+            if "\\boxed" in text and text.startswith("- "):
+                tens_line_faults(text.splitlines()[3])  # fails unless the last line is in the tens layout
+                seen += 1
+    assert seen >= 50

@@ -22,7 +22,8 @@ from maft.problems import PAPER_MAX_OPERAND, arithmetic_question, arithmetic_ter
 DELTAS = (-10, -3, -2, -1, 1, 2, 3, 10)
 
 
-def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float, layout: str = "steps") -> str:
+def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float, layout: str = "steps",
+             subtraction: str = "whole") -> str:
     """Worked solution of a+b*c+d-e*f; with probability `noise` one intermediate result is off and
     the error propagates.
 
@@ -32,9 +33,16 @@ def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float, layout:
     measured failure of the earlier layout). `rewrite` (the `rewrite` critic's fresh solutions): the
     expression restated, then rewritten one operation a line (each line from the line above), so no
     line of it can be copied from a `steps` answer.
+
+    `subtraction` (`steps` only): `whole` writes the final difference at once (`57-42=15`); `tens`
+    takes it in two smaller steps, the tens then the units, and a negative one as minus the reverse
+    difference (`57-42=17-2=15`, `12-42=-(42-12)=-(32-2)=-30`). The toy's first fault is this final
+    subtraction three times as often as any other step (README "The toy"); the extra step also gets
+    its share of the teacher's noise.
     """
     a, b, c, d, e, f = t
-    bad = int(rng.integers(0, 5)) if rng.random() < noise else -1
+    n_steps = 6 if layout == "steps" and subtraction == "tens" else 5
+    bad = int(rng.integers(0, n_steps)) if rng.random() < noise else -1
     delta = int(rng.choice(DELTAS))
 
     def step(k: int, value: int) -> int:
@@ -44,12 +52,20 @@ def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float, layout:
     s1 = step(1, a + p)
     s2 = step(2, s1 + d)
     q = step(3, e * f)
-    r = step(4, s2 - q)
+    if n_steps == 6:
+        big, small = max(s2, q), min(s2, q)
+        y = step(4, big - small // 10 * 10)
+        m = step(5, y - small % 10)
+        r = m if s2 >= q else -m
+        difference = f"{y}-{small % 10}={m}" if s2 >= q else f"-({q}-{s2})=-({y}-{small % 10})={r}"
+    else:
+        r = step(4, s2 - q)
+        difference = str(r)
     if layout == "rewrite":
         lines = [f"= {a}+{b}*{c}+{d}-{e}*{f}", f"= {a}+{p}+{d}-{e}*{f}", f"= {s1}+{d}-{e}*{f}", f"= {s2}-{e}*{f}",
                  f"= {s2}-{q}", f"= {r}"]
     else:
-        lines = [f"- {b}*{c}={p}", f"- {a}+{p}={s1}", f"- {s1}+{d}={s2}", f"- {s2}-{e}*{f}={s2}-{q}={r}"]
+        lines = [f"- {b}*{c}={p}", f"- {a}+{p}={s1}", f"- {s1}+{d}={s2}", f"- {s2}-{e}*{f}={s2}-{q}={difference}"]
     return "\n".join(lines) + f"\n\\boxed{{{r}}}"
 
 
@@ -60,13 +76,14 @@ def summarize(responses: list[str]) -> str:
 
 def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise: float,
                  exclude: set[tuple[int, ...]], n_others: int = 2, max_operand: int = PAPER_MAX_OPERAND,
-                 critic: str = "majority", id_rate: float = 0.0) -> list[dict]:
+                 critic: str = "majority", id_rate: float = 0.0, subtraction: str = "whole") -> list[dict]:
     """One pretraining conversation of the given kind: solve | critic | critic_concat | summarize.
     `critic` names the critic turn's design: "majority" (`revision`), "recheck" (`recheck`),
     "brief" (`brief`), "compare" (`compare`) or "rewrite" (`recheck`, solving again in the `rewrite`
     layout). With probability `id_rate` an agent's user turns carry an agent ID, as the unique-ID
-    baseline sends them, so that the toy reads such prompts as a real model would."""
-    convo = _conversation(kind, rng, noise, critic_noise, exclude, n_others, max_operand, critic)
+    baseline sends them, so that the toy reads such prompts as a real model would. `subtraction`: how
+    solutions take the final difference (`solution`)."""
+    convo = _conversation(kind, rng, noise, critic_noise, exclude, n_others, max_operand, critic, subtraction)
     if kind != "summarize" and id_rate > 0 and rng.random() < id_rate:
         agent = int(rng.integers(0, n_others + 1))
         roles = iter(("generator", "critic"))
@@ -76,25 +93,30 @@ def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise
 
 
 def _conversation(kind: str, rng: np.random.Generator, noise: float, critic_noise: float,
-                  exclude: set[tuple[int, ...]], n_others: int, max_operand: int, critic: str) -> list[dict]:
+                  exclude: set[tuple[int, ...]], n_others: int, max_operand: int, critic: str,
+                  subtraction: str) -> list[dict]:
     while True:
         t = arithmetic_terms(rng, max_operand)
         if t not in exclude:
             break
     q = arithmetic_question(t)
-    others = [solution(t, rng, noise) for _ in range(n_others)]
+
+    def solve(p_noise: float, layout: str = "steps") -> str:
+        return solution(t, rng, p_noise, layout, subtraction)
+
+    others = [solve(noise) for _ in range(n_others)]
     if kind == "solve":
-        return [prompts.user(prompts.generator_prompt(q)), prompts.assistant(solution(t, rng, noise))]
+        return [prompts.user(prompts.generator_prompt(q)), prompts.assistant(solve(noise))]
     if kind == "summarize":
         return [prompts.user(prompts.summary_request(others)), prompts.assistant(summarize(others))]
-    own = solution(t, rng, noise)
+    own = solve(noise)
     summary = summarize(others) if kind == "critic" else None
     layout = "rewrite" if critic == "rewrite" else "steps"  # the layout of a critic's fresh solution
     return [
         prompts.user(prompts.generator_prompt(q)),
         prompts.assistant(own),
         prompts.user(prompts.critic_prompt(q, others, summary)),
-        prompts.assistant(critic_turn(critic, own, others, lambda: solution(t, rng, critic_noise, layout))),
+        prompts.assistant(critic_turn(critic, own, others, lambda: solve(critic_noise, layout))),
     ]
 
 
