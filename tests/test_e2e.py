@@ -135,6 +135,7 @@ def test_report_names_the_choices_it_used(tiny_run):
     text = (wd / "results/tiny/report/report.md").read_text()
     for choice in ("tie_break", "critic_mix", "summarizer", "restart_from_base", "sampling", "Config digest"):
         assert choice in text
+    assert '"subtraction": "tens"' in text  # the toy's teacher, named where the study runs the toy
     assert "| random |" not in text  # values are shown as JSON
     assert '`"random"`' in text
 
