@@ -284,6 +284,11 @@ def test_tens_layout_takes_the_final_difference_in_two_steps_and_a_negative_one_
     assert forms == {True, False}  # both a positive and a negative difference occurred
 
 
+def test_an_unknown_subtraction_layout_is_named_in_the_error():
+    with pytest.raises(ValueError, match="toy.subtraction.*'halves'"):
+        teacher.solution((1, 2, 3, 4, 5, 6), np.random.default_rng(0), 0.0, subtraction="halves")
+
+
 def wrong_steps_of_lines(lines: list[str]) -> int:
     return wrong_steps("\n".join(lines + ["\\boxed{0}"]))
 

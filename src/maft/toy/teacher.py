@@ -20,6 +20,7 @@ from maft.answers import last_boxed
 from maft.problems import PAPER_MAX_OPERAND, arithmetic_question, arithmetic_terms
 
 DELTAS = (-10, -3, -2, -1, 1, 2, 3, 10)
+SUBTRACTIONS = ("whole", "tens")
 
 
 def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float, layout: str = "steps",
@@ -36,10 +37,12 @@ def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float, layout:
 
     `subtraction` (`steps` only): `whole` writes the final difference at once (`57-42=15`); `tens`
     takes it in two smaller steps, the tens then the units, and a negative one as minus the reverse
-    difference (`57-42=17-2=15`, `12-42=-(42-12)=-(32-2)=-30`). The toy's first fault is this final
-    subtraction three times as often as any other step (README "The toy"); the extra step also gets
-    its share of the teacher's noise.
+    difference (`57-42=17-2=15`, `12-42=-(42-12)=-(32-2)=-30`). In the `whole` layout the toy's first
+    fault was this final subtraction three times as often as any other step (README "The toy"); the
+    extra step also gets its share of the teacher's noise.
     """
+    if subtraction not in SUBTRACTIONS:
+        raise ValueError(f"toy.subtraction: unknown layout {subtraction!r}; expected one of {SUBTRACTIONS}")
     a, b, c, d, e, f = t
     n_steps = 6 if layout == "steps" and subtraction == "tens" else 5
     bad = int(rng.integers(0, n_steps)) if rng.random() < noise else -1
