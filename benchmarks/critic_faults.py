@@ -4,10 +4,10 @@ Reads a debate transcript of the arithmetic toy (round 0 and round 1) and, for e
 answer differs from its own round-0 answer, checks the `steps` layout line by line: an *operand* fault
 (a number not copied right from the question or the line above), an *arithmetic* fault (one of the five
 steps b*c, a+p, s1+d, e*f, s2-q computed wrong from the numbers written; with `toy.subtraction: tens`,
-s2-q is two steps, "tens" and "units"), or a *format* fault (not four step lines). It prints the first fault of every answer of each round, then, apart for critics whose
-round-0 answer was right and wrong, how many changed answers are right, the first fault and its line,
-and how often the faulty number appears anywhere in the critic's own round-0 solution (a copied error)
-rather than being new.
+s2-q is two steps, "tens" and "units"), or a *format* fault (not four step lines). It prints the first
+fault of every answer of each round, then, apart for critics whose round-0 answer was right and wrong,
+how many changed answers are right, the first fault and its line, and how often the faulty number
+appears anywhere in the critic's own round-0 solution (a copied error) rather than being new.
 
     python benchmarks/critic_faults.py results/toy/toy/arithmetic/maft/iter0/debate-test.parquet
 """

@@ -44,8 +44,8 @@ def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float, layout:
     if subtraction not in SUBTRACTIONS:
         raise ValueError(f"toy.subtraction: unknown layout {subtraction!r}; expected one of {SUBTRACTIONS}")
     a, b, c, d, e, f = t
-    n_steps = 6 if layout == "steps" and subtraction == "tens" else 5
-    bad = int(rng.integers(0, n_steps)) if rng.random() < noise else -1
+    tens = layout == "steps" and subtraction == "tens"
+    bad = int(rng.integers(0, 6 if tens else 5)) if rng.random() < noise else -1
     delta = int(rng.choice(DELTAS))
 
     def step(k: int, value: int) -> int:
@@ -55,7 +55,7 @@ def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float, layout:
     s1 = step(1, a + p)
     s2 = step(2, s1 + d)
     q = step(3, e * f)
-    if n_steps == 6:
+    if tens:
         big, small = max(s2, q), min(s2, q)
         y = step(4, big - small // 10 * 10)
         m = step(5, y - small % 10)
