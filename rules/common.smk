@@ -182,7 +182,7 @@ def study_choices():
         "shared_base_debates": {s: plan.shared_base_debates(config, s) for s in ("train", "test")},
         "finetune": {k: config["finetune"][k] for k in ("method", "lora_r", "lr", "epochs", "batch_size")},
         "gpus": config.get("compute", {}).get("gpus", {}),
-        # the embedded toy's teacher decides what its debates can show (README "The toy")
+        # the embedded toy's teacher decides what its debates can show (benchmarks/RESULTS.md "The toy")
         **({"toy_teacher": {k: config["toy"].get(k) for k in ("steps", "noise", "critic_noise", "critic", "subtraction")}}
            if any(config["model_definitions"][m]["source"] == "toy" for m in config["models"]) else {}),
     }

@@ -33,7 +33,7 @@ def resolve_device(device: str) -> str:
 
 def fast_cpu_bfloat16() -> bool:
     """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX tiles). There bfloat16
-    generation ran a debate 1.3-1.7x faster than float32 (README); elsewhere it is emulated, and slower."""
+    generation ran a debate 1.3-1.7x faster than float32 (benchmarks/RESULTS.md); elsewhere it is emulated, and slower."""
     probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
     return bool(probe is not None and probe())
 
@@ -196,7 +196,7 @@ def prefill(model, ids, attn, pos, names, budget: int, tokens: int | None):
 
     With `tokens`, rows go through in chunks of about that many prompt tokens and their caches are
     joined: a 256-row batch of 120-token prompts holds 30k tokens' activations at once, which on a
-    CPU falls out of cache and runs at ~60% of the speed of 2k-token chunks (README). Models whose
+    CPU falls out of cache and runs at ~60% of the speed of 2k-token chunks (benchmarks/RESULTS.md). Models whose
     cache is not `reserved_cache`'s run the whole batch at once."""
     n, width = ids.shape
     cache, arg = reserved_cache(model, budget), cache_argument(model)

@@ -2,7 +2,7 @@
 
 PEFT routes a mixed batch (`adapter_names`) by slicing the rows of each adapter out of the input of
 every LoRA layer, running that adapter on them and scattering the result back: a handful of small
-ops per adapter per layer, which on a CPU costs 2.5x the base model's own forward (measured, README).
+ops per adapter per layer, which on a CPU costs 2.5x the base model's own forward (measured, benchmarks/RESULTS.md).
 Here each target Linear holds every adapter's A and B matrices concatenated,
 
     A_all = [A_1; ...; A_K]  (sum r_k x in)        B_all = [B_1 ... B_K]  (out x sum r_k)

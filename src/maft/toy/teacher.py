@@ -38,7 +38,7 @@ def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float, layout:
     `subtraction` (`steps` only): `whole` writes the final difference at once (`57-42=15`); `tens`
     takes it in two smaller steps, the tens then the units, and a negative one as minus the reverse
     difference (`57-42=17-2=15`, `12-42=-(42-12)=-(32-2)=-30`). In the `whole` layout the toy's first
-    fault was this final subtraction three times as often as any other step (README "The toy"); the
+    fault was this final subtraction three times as often as any other step (benchmarks/RESULTS.md "The toy"); the
     extra step also gets its share of the teacher's noise.
     """
     if subtraction not in SUBTRACTIONS:
@@ -164,7 +164,7 @@ def comparison(own: str, others: list[str], keep: bool) -> str:
     then the verdict. Written out before any step, so the choice between keeping its solution and
     solving again is a token the rest of the turn conditions on, not a decision a small model has to
     make silently at the first step that differs (the recheck design's critics scored no better than
-    its generators: measured, README "The toy"). `keep`: the verdict, `recheck`'s."""
+    its generators: measured, benchmarks/RESULTS.md "The toy"). `keep`: the verdict, `recheck`'s."""
     mine = last_boxed(own) or "nothing"
     lines = [f"{mine} vs {last_boxed(r) or 'nothing'}: {'same' if recheck(own, [r]) else 'differ'}" for r in others]
     verdict = "I keep my answer." if keep else "I solve it again."
@@ -174,14 +174,14 @@ def comparison(own: str, others: list[str], keep: bool) -> str:
 def brief(own: str, others: list[str]) -> str | None:
     """The recheck critic with a short keep: its answer alone when another agent shares it, None
     (solve again) when none does. No kept turn copies solution lines, so a re-solve cannot drift into
-    half a copy of the wrong solution above it (the recheck toy's failure, README "The toy"), and the
+    half a copy of the wrong solution above it (the recheck toy's failure, benchmarks/RESULTS.md "The toy"), and the
     choice is the turn's first token."""
     return None if recheck(own, others) is None else f"\\boxed{{{last_boxed(own)}}}"
 
 
 # The `rewrite` critic keeps a shared answer verbatim, as `recheck` does, but solves again in another
 # layout, to test whether re-solves fail by copying the wrong solution above them. They did worse, and
-# the critics' faults turned out to be new arithmetic errors, not copies (README "The toy").
+# the critics' faults turned out to be new arithmetic errors, not copies (benchmarks/RESULTS.md "The toy").
 CRITICS = {"majority": revision, "recheck": recheck, "brief": brief, "rewrite": recheck}
 
 
