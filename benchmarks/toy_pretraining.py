@@ -8,6 +8,7 @@ other agents' answers.
 
     python benchmarks/toy_pretraining.py --set steps=3000 --set batch_size=16
     OMP_NUM_THREADS=1 taskset -c 1 python benchmarks/toy_pretraining.py --set seed=1   # two at a time
+    python benchmarks/toy_pretraining.py --model results/toy/models/toy --top-p 1.0      # a saved toy
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from maft.scoring import score
 from maft.toy.model import pretrain, quick_eval
 
 
-def debate_rounds(path: str, problems: int, max_operand: int, summarize: bool, save: str | None = None) -> dict:
+def debate_rounds(path: str, problems: int, max_operand: int, summarize: bool, save: str | None = None,
+                  top_p: float = 0.9) -> dict:
     """One debate of 3 copies of the toy at `path`; its transcript is written to `save` if given (for
     benchmarks/critic_faults.py)."""
     test = arithmetic_splits(10, problems, seed=99, max_operand=max_operand)["test"]
-    backend = TransformersBackend(path, sampling=Sampling(1.0, 0.9, 96), batch_size=256)
+    backend = TransformersBackend(path, sampling=Sampling(1.0, top_p, 96), batch_size=256)
     base = Seat(None, "base")
     transcript = run_debate(backend, test, DebateSpec([base] * 3, [base] * 3, 2, summarize=summarize), (0, 0, "test"))
     if save:
@@ -54,6 +56,8 @@ def main() -> None:
                    help="override a key of the toy block (YAML value), e.g. steps=3000 or mix={solve: 1}")
     p.add_argument("--problems", type=int, default=300, help="fresh problems for the accuracy figures")
     p.add_argument("--debate-problems", type=int, default=200)
+    p.add_argument("--top-p", type=float, default=0.9, help="nucleus of the sampled figures and debates")
+    p.add_argument("--model", metavar="DIR", help="measure this saved toy instead of pretraining one")
     p.add_argument("--keep", metavar="DIR",
                    help="save the pretrained toy here, with its debates' transcripts (default: a temporary folder)")
     args = p.parse_args()
@@ -64,13 +68,16 @@ def main() -> None:
     hi = max_operand(cfg)
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or tmp
-        t0 = time.time()
-        info = pretrain(out, cfg)
-        result = {"overrides": args.set, "pretrain_s": round(time.time() - t0, 1), "final_loss": info["final_loss"],
-                  **quick_eval(out, args.problems, set(), seed=777, max_operand=hi)}
+        if args.model:
+            out, result = args.model, {"model": args.model}
+        else:
+            t0 = time.time()
+            info = pretrain(out, cfg)
+            result = {"overrides": args.set, "pretrain_s": round(time.time() - t0, 1), "final_loss": info["final_loss"]}
+        result.update(top_p=args.top_p, **quick_eval(out, args.problems, set(), seed=777, max_operand=hi, top_p=args.top_p))
         for mode, summarize in (("summary", True), ("concat", False)):
             save = f"{args.keep}/debate-{mode}.parquet" if args.keep else None
-            result[f"debate_{mode}"] = debate_rounds(out, args.debate_problems, hi, summarize, save)
+            result[f"debate_{mode}"] = debate_rounds(out, args.debate_problems, hi, summarize, save, args.top_p)
     print(json.dumps(result, indent=2))
 
 

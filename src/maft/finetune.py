@@ -178,6 +178,8 @@ def training_args(cfg: dict, seed: int, work: Path):
         save_strategy="steps" if cfg.get("checkpoint_steps", 0) > 0 else "no",
         save_steps=max(1, cfg.get("checkpoint_steps", 0)), save_total_limit=1,
         use_cpu=not on_gpu, dataloader_num_workers=0, disable_tqdm=False,
+        # batches of similar lengths: a pooled shard mixes short generator and long critic examples
+        train_sampling_strategy="group_by_length" if cfg.get("group_by_length", True) else "random",
     )
 
 

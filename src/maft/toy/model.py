@@ -187,9 +187,10 @@ def pretrain(out_dir: str | Path, cfg: dict, exclude: set[tuple[int, ...]] = fro
 
 
 def quick_eval(path: str | Path, n: int, exclude: set[tuple[int, ...]], seed: int = 12345,
-               max_new_tokens: int = 96, max_operand: int = PAPER_MAX_OPERAND) -> dict:
-    """Accuracy of the saved toy on n fresh problems: greedy, sampled (T=1, top_p=0.9), and the
-    majority of 3 samples. Recorded with the model, so a run shows what its base model can do."""
+               max_new_tokens: int = 96, max_operand: int = PAPER_MAX_OPERAND, top_p: float = 0.9) -> dict:
+    """Accuracy of the saved toy on n fresh problems: greedy, sampled (T=1, `top_p`: the study's
+    `sampling.top_p`), and the majority of 3 samples. Recorded with the model, so a run shows what
+    its base model can do."""
     from maft import prompts
     from maft.answers import extract_answer, is_correct
     from maft.generation import Request, Sampling, TransformersBackend
@@ -204,7 +205,7 @@ def quick_eval(path: str | Path, n: int, exclude: set[tuple[int, ...]], seed: in
             terms.append(t)
     refs = [str(arithmetic_value(t)) for t in terms]
     msgs = [[prompts.user(prompts.generator_prompt(arithmetic_question(t)))] for t in terms]
-    backend = TransformersBackend(str(path), sampling=Sampling(1.0, 0.9, max_new_tokens), batch_size=256)
+    backend = TransformersBackend(str(path), sampling=Sampling(1.0, top_p, max_new_tokens), batch_size=256)
     sampled = backend.generate([Request(m, seed + 3 * i + k) for i, m in enumerate(msgs) for k in range(3)],
                                desc="toy eval (sampled)")
     answers = [extract_answer(s) for s in sampled]
