@@ -8,7 +8,7 @@ other agents' answers.
 
     python benchmarks/toy_pretraining.py --set steps=3000 --set batch_size=16
     OMP_NUM_THREADS=1 taskset -c 1 python benchmarks/toy_pretraining.py --set seed=1   # two at a time
-    python benchmarks/toy_pretraining.py --model results/toy/models/toy --top-p 1.0      # a saved toy
+    python benchmarks/toy_pretraining.py --model results/toy/base/toy --top-p 1.0        # a saved toy
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from transformers import AutoTokenizer
 
-from maft.finetune import tokenize_shard, training_args
+from maft.finetune import build_agent, tokenize_shard, training_args
 from maft.toy.teacher import chat_example
 from toyfactory import finetune_cfg, toy_base
 
@@ -20,10 +20,9 @@ def mixed_shard(n: int) -> pd.DataFrame:
     return pd.DataFrame({"messages": [json.dumps(chat_example(k, rng, 0.0, 0.0, set())) for k in kinds]})
 
 
-def padding_share(grouped: bool, base: str, tmp_path) -> tuple[float, list[int]]:
+def padding_share(grouped: bool, base: str, tmp_path) -> tuple[float, list[int], list[int]]:
+    """Padding share of one epoch's batches, the real lengths of the rows they held, and the shard's."""
     from trl import SFTTrainer
-
-    from maft.finetune import build_agent
 
     tok = AutoTokenizer.from_pretrained(base)
     tok.padding_side = "right"
@@ -36,15 +35,16 @@ def padding_share(grouped: bool, base: str, tmp_path) -> tuple[float, list[int]]
     for batch in trainer.get_train_dataloader():
         real += int(batch["attention_mask"].sum())
         padded += batch["attention_mask"].numel()
-        seen += [len(r) for r in batch["attention_mask"].tolist()]
-    return 1 - real / padded, seen
+        seen += batch["attention_mask"].sum(-1).tolist()
+    return 1 - real / padded, sorted(seen), sorted(len(ids) for ids in data["input_ids"])
 
 
 @pytest.mark.slow
 def test_length_grouped_batches_pad_less_and_see_every_example(tmp_path):
     base = toy_base(tmp_path / "base")
-    grouped, seen_grouped = padding_share(True, base, tmp_path / "g")
-    uniform, seen_uniform = padding_share(False, base, tmp_path / "u")
-    assert len(seen_grouped) == len(seen_uniform) == 96
+    grouped, seen_grouped, shard = padding_share(True, base, tmp_path / "g")
+    uniform, seen_uniform, _ = padding_share(False, base, tmp_path / "u")
+    assert len(shard) == 96
+    assert seen_grouped == seen_uniform == shard, "an epoch must hold every example once"
     assert uniform > 0.3, f"a mixed shard batched at random should pad heavily (padding share {uniform:.2f})"
     assert grouped < uniform / 2, f"grouped batches pad {grouped:.2f}, random ones {uniform:.2f}"

@@ -188,9 +188,9 @@ def pretrain(out_dir: str | Path, cfg: dict, exclude: set[tuple[int, ...]] = fro
 
 def quick_eval(path: str | Path, n: int, exclude: set[tuple[int, ...]], seed: int = 12345,
                max_new_tokens: int = 96, max_operand: int = PAPER_MAX_OPERAND, top_p: float = 0.9) -> dict:
-    """Accuracy of the saved toy on n fresh problems: greedy, sampled (T=1, `top_p`: the study's
-    `sampling.top_p`), and the majority of 3 samples. Recorded with the model, so a run shows what
-    its base model can do."""
+    """Accuracy of the saved toy on n fresh problems: greedy, sampled (T=1, nucleus `top_p`; 0.9 is the
+    paper's), and the majority of 3 samples. Recorded with the model, so a run shows what its base
+    model can do."""
     from maft import prompts
     from maft.answers import extract_answer, is_correct
     from maft.generation import Request, Sampling, TransformersBackend
