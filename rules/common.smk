@@ -180,6 +180,8 @@ def study_choices():
         "method_sampling": {m: x.sampling for m, x in methods.items() if x.sampling},
         # iteration 0 is the base model's debate: these methods copy an identical one (same seeds)
         "shared_base_debates": {s: plan.shared_base_debates(config, s) for s in ("train", "test")},
+        # iteration-1 agents trained on the same shard as an earlier method's: copied ("method role": source)
+        "shared_agents": {f"{m} {r}": s for (m, r), s in plan.shared_agents(config).items()},
         "finetune": {k: config["finetune"][k] for k in ("method", "lora_r", "lr", "epochs", "batch_size")},
         "gpus": config.get("compute", {}).get("gpus", {}),
         # the embedded toy's teacher decides what its debates can show (benchmarks/RESULTS.md "The toy")

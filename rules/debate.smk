@@ -30,7 +30,8 @@ rule debate:
 
 
 # Iteration 0 is the base model's debate. A method whose debate settings equal an earlier method's
-# (plan.base_debate_source) would write the same transcript, seeds included: it copies that one.
+# (plan.base_debate_source) would write the same transcript, seeds included: it copies that one; a
+# one-round method copies round 0 of a wider debate (the rows its own rounds and agents cover).
 ruleorder: share_base_debate_test > debate
 ruleorder: share_base_debate_train > debate
 
@@ -51,6 +52,9 @@ for _split in ("test", "train"):
             f"{RES}/{{model}}/{{dataset}}/{{method}}/iter0/debate-{_split}.parquet",
         wildcard_constraints:
             method="|".join(plan.shared_base_debates(config, _split)) or "(?!)",
+        params:
+            rounds=lambda w: plan.method(config, w.method).rounds,
+            agents=lambda w: plan.method(config, w.method).agents,
         # a copied train debate starts its method's chain as a computed one would (single-agent FT's
         # waited 8 minutes behind priority-0 jobs when it had none)
         priority: lambda w, split=_split: plan.chain_priority(config, w.method, 0, f"debate-{split}")
@@ -61,7 +65,8 @@ for _split in ("test", "train"):
         conda:
             ENV
         shell:
-            "python scripts/share_debate.py --source {input} --out {output} 2> {log}"
+            "python scripts/share_artifact.py --source {input} --out {output} "
+            "--rounds {params.rounds} --agents {params.agents} 2> {log}"
 
 
 rule rationalize:

@@ -25,8 +25,8 @@ rule diversity:
         "--base {params.base:q} --agents {params.agents:q} --out {output} 2> {log}"
 
 
-# A copied iteration-0 test debate (rules/debate.smk) has the same agents (the base model) and seeds
-# as its source, so its diversity figures are the source's: copied, not computed again.
+# A wholly copied iteration-0 test debate (rules/debate.smk) has the same agents (the base model) and
+# seeds as its source, so its diversity figures are the source's: copied, not computed again.
 ruleorder: share_base_diversity > diversity
 
 
@@ -40,7 +40,7 @@ rule share_base_diversity:
     output:
         f"{RES}/{{model}}/{{dataset}}/{{method}}/iter0/diversity.json",
     wildcard_constraints:
-        method="|".join(plan.shared_base_debates(config, "test")) or "(?!)",
+        method="|".join(plan.shared_base_diversity(config)) or "(?!)",
     log:
         f"{LOGS}/{{model}}/{{dataset}}/{{method}}/iter0/diversity.log",
     benchmark:
@@ -48,4 +48,4 @@ rule share_base_diversity:
     conda:
         ENV
     shell:
-        "python scripts/share_debate.py --source {input} --out {output} 2> {log}"
+        "python scripts/share_artifact.py --source {input} --out {output} 2> {log}"

@@ -200,6 +200,62 @@ def test_a_method_with_the_same_base_debate_copies_it(tiny_run):
     assert shared == json.loads((wd / CELL / "iter0/diversity.json").read_text())
 
 
+def test_a_one_round_method_takes_round_0_of_the_debate(tiny_run):
+    """majority (3 agents, 1 round) computed by its own job, then taken as round 0 of maft's iter0
+    debate: the same rows, since round 0 reads nothing of the other agents and seeds do not depend
+    on the method. Its diversity is computed from the slice, not copied from maft's final round."""
+    wd, _ = tiny_run
+    own = wd / "results/tiny/toy/arithmetic/majority/iter0/debate-test.parquet"
+    target = str(own.relative_to(wd))
+    proc = snakemake(target, "--cores", "2", "--configfile", TINY, "--config", "methods=[majority]", cwd=wd)
+    assert "rule debate:" in proc.stdout + proc.stderr
+    computed = pd.read_parquet(own)
+    own.unlink()
+    diversity = target.replace("debate-test.parquet", "diversity.json")
+    proc = snakemake(target, diversity, "--cores", "2", "--configfile", TINY, "--config", "methods=[maft,majority]",
+                     cwd=wd)
+    out = proc.stdout + proc.stderr
+    assert "share_base_debate_test" in out and "share_base_diversity" not in out
+    sliced = pd.read_parquet(own)
+    assert set(sliced["round"]) == {0} and len(sliced) == N * P
+    pd.testing.assert_frame_equal(sliced, computed)
+    meta = read_meta(own)
+    assert meta["shared_from"].endswith("maft/iter0/debate-test.parquet") and meta["shared_rounds"] == 1
+    assert json.loads((wd / diversity).read_text())["problems"] == P
+
+
+def test_an_ablation_with_the_same_iteration_1_shard_copies_the_agent(tiny_run):
+    """maft w/o critic's iteration-1 generators train on maft's generator shards with maft's settings:
+    the pipeline copies maft's agents instead of finetuning them again."""
+    import shlex
+
+    wd, _ = tiny_run
+    nocritic = "results/tiny/toy/arithmetic/maft_nocritic/iter1"
+    # its own finetune (the method alone) would run with the parameters maft's agent was trained with
+    alone = snakemake("-n", "-p", f"{nocritic}/agents/generator-1", "--configfile", TINY, "--config",
+                      "methods=[maft_nocritic]", cwd=wd).stdout
+    cmd = next(line.split("Shell command:", 1)[1] if "Shell command:" in line else line
+               for line in alone.splitlines() if "scripts/finetune.py" in line and "generator-1" in line)
+    argv = shlex.split(cmd.strip())
+    maft_agent = wd / CELL / "iter1/agents/generator-1"
+    recorded = json.loads((maft_agent / "provenance.json").read_text())
+    assert json.loads(argv[argv.index("--params") + 1]) == recorded["params"]
+    # ... on the same shard: its own selection from its own (the same) base train debate
+    snakemake(f"{nocritic}/shards/generator-1.parquet", "--cores", "2", "--configfile", TINY, "--config",
+              "methods=[maft_nocritic]", cwd=wd)
+    pd.testing.assert_frame_equal(pd.read_parquet(wd / nocritic / "shards/generator-1.parquet"),
+                                  pd.read_parquet(wd / CELL / "iter1/shards/generator-1.parquet"))
+
+    proc = snakemake(f"{nocritic}/agents/generator-1", "--cores", "2", "--configfile", TINY, "--config",
+                     "methods=[maft,maft_nocritic]", cwd=wd)
+    out = proc.stdout + proc.stderr
+    assert "share_agents_generator" in out and "rule finetune:" not in out
+    copy = wd / nocritic / "agents/generator-1"
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        assert (copy / name).read_bytes() == (maft_agent / name).read_bytes()
+    assert json.loads((copy / "provenance.json").read_text())["shared_from"].endswith("maft/iter1/agents/generator-1")
+
+
 def test_one_agent_diversity_is_computed_without_a_model(tiny_run):
     """A single-agent debate has one response per problem: consensus 1, dissimilarity 0 by
     definition, no other agent to score it with; the job writes that without loading the model."""

@@ -50,11 +50,29 @@ def expected_counts(cfg: dict) -> dict[str, int]:
         if trains and owner not in owners:
             owners.add(owner)
             agents = o.get("agents") or n_agents
-            rounds = o.get("rounds") or cfg["debate"]["rounds"]
-            roles = 2 if o.get("critics", True) and rounds > 1 else 1
             # pooled methods and STaR train one model; maft-style methods one per role and agent
-            finetunes += its if o["train"] in ("pooled", "star") else roles * agents * its
-    return {"finetune": finetunes * cells, "score": scores * cells, "problems": len(cfg["datasets"])}
+            finetunes += its if o["train"] in ("pooled", "star") else len(roles(cfg, owner)) * agents * its
+    # a per-agent method debating like an earlier one (in definition order) copies the iteration-1
+    # agents of the roles both train
+    shared, earlier = 0, []
+    for name in [n for n in defs if n in owners and defs[n]["train"] == "per_agent"]:
+        same = [e for e in earlier if debate_key(cfg, e) == debate_key(cfg, name)]
+        copied = [r for r in roles(cfg, name) if any(r in roles(cfg, e) for e in same)]
+        shared += len(copied) * debate_key(cfg, name)[0]
+        earlier.append(name)
+    return {"finetune": (finetunes - shared) * cells, "score": scores * cells, "problems": len(cfg["datasets"])}
+
+
+def debate_key(cfg: dict, name: str) -> tuple:
+    d = cfg["method_definitions"][name]
+    return (d.get("agents") or cfg["debate"]["agents"], d.get("rounds") or cfg["debate"]["rounds"],
+            d.get("summary", True), d.get("sampling") or {}, d.get("agent_ids", False))
+
+
+def roles(cfg: dict, name: str) -> list[str]:
+    d = cfg["method_definitions"][name]
+    rounds = d.get("rounds") or cfg["debate"]["rounds"]
+    return ["generator", "critic"] if d.get("critics", True) and rounds > 1 else ["generator"]
 
 
 @pytest.fixture(scope="module")

@@ -250,24 +250,32 @@ def test_methods_with_the_same_base_debate_copy_the_first_in_definition_order(co
     assert plan.shared_base_debates(config) == {
         # 3 agents x 2 rounds with summaries: the base model's debate
         "maft_nocritic": "maft", "single_ft": "maft", "debate": "maft",
-        # 3 samples, no debate; 1 sample
+        # 1 sample and 3 samples, no debate: the first of each takes round 0 of the debate, the rest copy it
+        "single_ft_nodebate": "maft", "majority_ft": "maft",
         "majority": "majority_ft", "star": "single_ft_nodebate", "base": "single_ft_nodebate",
-        "debate_5agents": "maft_5agents",
+        "debate_5agents": "maft_5agents", "majority_ft_5agents": "maft_5agents",
     }
+    # figures computed from a debate are shared where the whole debate is, not for a round-0 slice
+    assert plan.shared_base_diversity(config) == {
+        "maft_nocritic": "maft", "single_ft": "maft", "debate": "maft", "majority": "majority_ft",
+        "star": "single_ft_nodebate", "base": "single_ft_nodebate", "debate_5agents": "maft_5agents"}
 
 
 def test_only_methods_that_train_their_own_agents_debate_on_train(config):
     config["methods"] = COMPARISON
-    # star's 1-sample train debate has no earlier trainer to copy (single_ft_nodebate trains nothing)
-    assert plan.shared_base_debates(config, "train") == {"maft_nocritic": "maft", "single_ft": "maft"}
-    assert plan.base_debate_source(config, "star", "train") == "star"
+    # star's 1-sample train debate has no twin among the trainers (single_ft_nodebate trains nothing):
+    # it is round 0 of agent 0 of maft's, as majority FT's is round 0 of every agent
+    assert plan.shared_base_debates(config, "train") == {
+        "maft_nocritic": "maft", "single_ft": "maft", "majority_ft": "maft", "star": "maft",
+        "majority_ft_5agents": "maft_5agents"}
+    assert plan.base_debate_source(config, "star", "train") == "maft"
     assert not plan.debates_on(config, "single_ft_nodebate", "train")
 
 
 def test_a_different_debate_setting_keeps_its_own_base_debate(config):
     config["methods"] = COMPARISON
-    # concatenated answers, temperature 2, agent IDs in the prompts, 5 agents x 1 round
-    for name in ("maft_nosummary", "single_ft_t2", "unique_id", "majority_ft_5agents", "maft", "maft_5agents"):
+    # concatenated answers, temperature 2, agent IDs in the prompts
+    for name in ("maft_nosummary", "single_ft_t2", "unique_id", "maft", "maft_5agents"):
         assert plan.base_debate_source(config, name) == name
 
 
@@ -275,7 +283,10 @@ def test_the_shared_source_does_not_depend_on_the_order_of_methods(config):
     config["methods"] = ["debate", "maft"]
     assert plan.shared_base_debates(config) == {"debate": "maft"}
     config["methods"] = ["debate", "base"]
-    assert plan.shared_base_debates(config) == {}
+    assert plan.shared_base_debates(config) == {"base": "debate"}  # base is debate's round 0, agent 0
+    assert plan.shared_base_diversity(config) == {}
+    config["methods"] = ["base", "majority"]
+    assert plan.shared_base_debates(config) == {}  # no multi-round debate to take round 0 from
 
 
 def test_a_methods_own_sampling_is_part_of_its_base_debate(config):
@@ -288,4 +299,26 @@ def test_the_owner_of_evaluated_agents_can_be_the_source(config):
     # single_ft_nodebate evaluates single_ft's model, so single_ft's debates are part of the study
     config["methods"] = ["single_ft_nodebate", "maft"]
     assert plan.study_methods(config) == ["maft", "single_ft", "single_ft_nodebate"]
-    assert plan.shared_base_debates(config) == {"single_ft": "maft"}
+    assert plan.shared_base_debates(config) == {"single_ft": "maft", "single_ft_nodebate": "maft"}
+
+
+# ---------------------------------------------------------------------------------------------
+# plan.shared_agents: iteration-1 agents trained on the same shard
+# ---------------------------------------------------------------------------------------------
+
+def test_an_ablation_shares_the_iteration_1_agents_it_would_train_alike(config):
+    config["methods"] = COMPARISON
+    # w/o critic trains maft's generators on maft's shards; w/o summary debates differently (its own
+    # train debate), 5 agents debate differently, pooled methods train one model on other data
+    assert plan.shared_agents(config) == {("maft_nocritic", "generator"): "maft"}
+    config["methods"] = ["maft_nocritic", "maft_nosummary"]
+    assert plan.shared_agents(config) == {}
+
+
+def test_a_later_method_with_critics_shares_both_roles(config):
+    config["method_definitions"]["maft_twice"] = {"train": "per_agent", "iterations": 1}
+    config["methods"] = ["maft_nocritic", "maft_twice"]
+    # definition order decides who trains: maft_nocritic's generators, then maft_twice's critics
+    assert plan.shared_agents(config) == {("maft_twice", "generator"): "maft_nocritic"}
+    config["method_definitions"]["maft_twice"]["sampling"] = {"temperature": 2.0}
+    assert plan.shared_agents(config) == {}  # another base debate, other shards

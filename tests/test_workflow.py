@@ -24,17 +24,21 @@ def test_default_study_plans_the_whole_comparison():
     counts = job_counts(snakemake("-n", "--quiet", "rules").stdout)
     n, L = DEFAULT["debate"]["agents"], DEFAULT["iterations"]
     assert len(DEFAULT["methods"]) == 10
-    # Figure 1's maft (2N a round) and single_ft, and STaR, over L; majority FT and the ablations at L = 1
-    assert counts["finetune"] == 2 * n * L + L + L + 1 + 2 * n + n
+    # Figure 1's maft (2N a round) and single_ft, and STaR, over L; majority FT and maft w/o summary at
+    # L = 1; maft w/o critic's generators are maft's iteration-1 generators (the same shards): copied
+    assert counts["finetune"] == 2 * n * L + L + L + 1 + 2 * n
+    assert counts["share_agents_generator"] == n
     assert counts["select_shard"] == counts["finetune"]
     # computed debates: maft 7, maft_nosummary 3, maft_nocritic 1 (iter1 test), single_ft 5, its
-    # 1-agent evaluation 4, majority_ft 3, star 6 (train 0..2, test 1..3); debate, majority, base: none
-    assert counts["debate"] == (L + L + 1) + 3 + 1 + (L - 1 + L) + (L + 1) + 3 + (L + L)
-    # copied base debates: test (maft_nocritic, single_ft, star, debate, majority, base), train (2)
-    assert counts["share_base_debate_test"] == 6 and counts["share_base_debate_train"] == 2
+    # 1-agent evaluation 3 (iter 1..L), majority_ft 1 (iter1 test), star 5 (train 1..2, test 1..3);
+    # debate, majority, base: none. One-round base debates are round 0 of maft's
+    assert counts["debate"] == (L + L + 1) + 3 + 1 + (L - 1 + L) + L + 1 + (L - 1 + L)
+    # copied base debates: test (maft_nocritic, single_ft, debate; single_ft_nodebate, majority_ft:
+    # round 0; star, majority, base: copies of those), train (single_ft; majority_ft and star: round 0)
+    assert counts["share_base_debate_test"] == 8 and counts["share_base_debate_train"] == 3
     assert counts["score"] == (L + 1) * 4 + 2 * 3 + 3  # iterated, L = 1, untrained
-    # a copied base test debate has its source's diversity figures: copied too
-    assert counts["share_base_diversity"] == counts["share_base_debate_test"]
+    # a wholly copied base test debate has its source's diversity figures: copied too (not a round-0 slice)
+    assert counts["share_base_diversity"] == 6
     assert counts["diversity"] + counts["share_base_diversity"] == counts["score"]
     assert counts["toy_base_model"] == 1 and counts["problems"] == 1
 
@@ -97,13 +101,15 @@ def test_methods_share_base_debates_and_train_only_what_they_need(tmp_path):
     cfg.write_text(yaml.safe_dump({"methods": ["maft", "maft_nocritic", "debate", "majority", "base"]}))
     counts = job_counts(snakemake("-n", "--quiet", "rules", "--configfile", cfg).stdout)
     n, L = 3, DEFAULT["iterations"]
-    # maft: generators and critics over L; maft_nocritic: generators only, at its own L = 1 (Table 2)
-    assert counts["finetune"] == 2 * n * L + n
+    # maft: generators and critics over L; maft_nocritic: generators only, at its own L = 1 (Table 2),
+    # and those are maft's iteration-1 generators, copied
+    assert counts["finetune"] == 2 * n * L and counts["share_agents_generator"] == n
     # untrained methods are evaluated at iter0 only
     assert counts["score"] == (L + 1) + 2 + 3
-    # iter0 is the base model's debate: maft computes it, maft_nocritic (train, test) and debate (test) copy it
-    assert counts["share_base_debate_train"] == 1 and counts["share_base_debate_test"] == 2
-    assert counts["debate"] == (L + L + 1) + 1 + 1 + 1  # maft, maft_nocritic (iter1 test), majority, base
+    # iter0 is the base model's debate: maft computes it; maft_nocritic and debate copy it, majority and
+    # base take its round 0. maft_nocritic trains nothing itself, so it needs no train debate
+    assert "share_base_debate_train" not in counts and counts["share_base_debate_test"] == 4
+    assert counts["debate"] == (L + L + 1) + 1  # maft, maft_nocritic (iter1 test)
 
 
 def test_unknown_config_key_is_named(tmp_path):
@@ -155,9 +161,10 @@ def test_pooled_methods_train_one_model_and_share_it(tmp_path):
     assert counts["finetune"] == L + 1
     assert counts["select_shard"] == L + 1
     assert counts["score"] == 2 * (L + 1) + 2
-    # train debates of both trainers and test debates of all three; no two share a base debate
-    assert counts["debate"] == (L + L + 1) + (L + 1) + (1 + 2)
-    assert "share_base_debate_test" not in counts
+    # train debates of both trainers and test debates of all three; the one-round base debates (single_ft
+    # without debate's, majority FT's train and test) are round 0 of single_ft's
+    assert counts["debate"] == (L + L + 1) + L + 1
+    assert counts["share_base_debate_test"] == 2 and counts["share_base_debate_train"] == 1
 
 
 def test_methods_run_their_own_number_of_iterations(tmp_path):

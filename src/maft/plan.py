@@ -157,16 +157,35 @@ def debate_settings(config: dict, name: str) -> dict:
 
 
 def base_debate_source(config: dict, name: str, split: str = "test") -> str:
-    """The method whose iteration-0 debate on `split` `name` copies: the first one in the study with
-    the same agents and debate settings that debates on that split itself (every method is tested,
-    only trained ones debate on train), or `name` itself.
+    """The method whose iteration-0 debate on `split` `name` copies, or `name` itself.
 
     Iteration 0 is the base model's debate, and seeds come from (seed, iteration, split, problem,
-    agent, round), never from the method's name, so two such jobs would write the same transcript.
+    agent, round), never from the method's name: two such jobs write the same rows. So a method
+    copies the first one in the study with the same agents and debate settings that debates on that
+    split itself (every method is tested, only trained ones debate on train). A one-round method with
+    no such twin takes round 0 of the first multi-round debate with at least as many agents and the
+    same prompts and sampling (the copy keeps its own rounds and agents): round 0 is the generators'
+    answers, which read nothing of the other agents, so majority and base are debate's own round 0.
     """
-    key = lambda n: (method(config, n).agents, debate_settings(config, n))  # noqa: E731
     candidates = [n for n in study_methods(config) if debates_on(config, n, split)]
-    return next((other for other in candidates if key(other) == key(name)), name)
+    twin = next((other for other in candidates if _debate_key(config, other) == _debate_key(config, name)), name)
+    m = method(config, name)
+    if twin != name or m.rounds != 1:
+        return twin
+    prompts = lambda n: (method(config, n).sampling, method(config, n).agent_ids)  # noqa: E731
+    wider = (n for n in candidates if method(config, n).rounds > 1 and method(config, n).agents >= m.agents
+             and prompts(n) == prompts(name))
+    return next(wider, name)
+
+
+def _debate_key(config: dict, name: str):
+    return method(config, name).agents, debate_settings(config, name)
+
+
+def copies_whole_base_debate(config: dict, name: str, split: str = "test") -> bool:
+    """Whether `name`'s iteration-0 debate is its source's whole (so are figures computed from it), not
+    the source's round 0 of its first agents."""
+    return _debate_key(config, base_debate_source(config, name, split)) == _debate_key(config, name)
 
 
 def debates_on(config: dict, name: str, split: str) -> bool:
@@ -180,6 +199,35 @@ def shared_base_debates(config: dict, split: str = "test") -> dict[str, str]:
     names = [n for n in study_methods(config) if debates_on(config, n, split)]
     out = {name: base_debate_source(config, name, split) for name in names}
     return {name: source for name, source in out.items() if source != name}
+
+
+def shared_base_diversity(config: dict) -> dict[str, str]:
+    """{method: the method whose iteration-0 diversity figures it copies}: those that copy a whole test
+    debate (a round-0 slice has figures of its own)."""
+    return {n: s for n, s in shared_base_debates(config, "test").items() if copies_whole_base_debate(config, n)}
+
+
+def shared_agents(config: dict) -> dict[tuple[str, str], str]:
+    """{(method, role): the method whose iteration-1 agents of that role it copies}.
+
+    At iteration 1 a per-agent method's shard of a role depends only on the train debate it selects
+    from (the base model's) and on settings that are the study's, not the method's (selection, tie
+    break, seeds); its finetune reads the shard, the base and the study's `finetune` block. So two
+    per-agent methods with the same agents and debate settings (one iteration-0 train debate) train
+    the same agents of every role both finetune: maft w/o critic's generators are maft's. Later
+    iterations debate with different agents and are never shared.
+    """
+    trainers = [n for n in study_methods(config)
+                if method(config, n).train == "per_agent" and method(config, n).owner == n
+                and method(config, n).iterations >= 1]
+    out = {}
+    for i, name in enumerate(trainers):
+        for role in method(config, name).roles:
+            source = next((s for s in trainers[:i] if _debate_key(config, s) == _debate_key(config, name)
+                           and role in method(config, s).roles), None)
+            if source is not None:
+                out[(name, role)] = source
+    return out
 
 
 def agent_dirs(config: dict, name: str, prefix: str, iteration: int) -> tuple[list[str | None], list[str | None]]:
