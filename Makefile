@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test env dryrun clean
+.PHONY: run test env dryrun toy clean
 
 run: $(VENV)/.installed   ## the default study on the embedded toy model
 	snakemake --cores all
@@ -17,6 +17,11 @@ dryrun: $(VENV)/.installed
 	snakemake -n --quiet rules
 
 env: $(VENV)/.installed
+
+toy: $(VENV)/.installed   ## pretrain the default toy again (not reusing the shipped one) and ship it
+	rm -rf results/toy/base/toy
+	snakemake --cores all results/toy/base/toy --config 'toy={shipped: ""}'
+	python scripts/ship_toy.py results/toy/base/toy
 
 $(VENV)/.installed: pyproject.toml requirements/cpu.txt
 	python3 -m venv $(VENV)

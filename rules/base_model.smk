@@ -1,6 +1,7 @@
 rule toy_base_model:
     input:
         held_out=toy_held_out,
+        shipped=shipped_toy_files,
     output:
         directory(f"{RES}/base/{{model}}"),
     params:

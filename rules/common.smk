@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from maft import plan  # noqa: E402
+from maft.toy.shipped import shipped_toys  # noqa: E402
 
 plan.check(config)
 
@@ -56,6 +57,11 @@ def toy_held_out(w):
     """The toy never sees the study's arithmetic problems during pretraining."""
     names = [d for d in plan.all_datasets(config) if config["dataset_definitions"][d]["kind"] == "arithmetic"]
     return [f"{RES}/data/{d}/{s}.parquet" for d in names for s in ("train", "test")]
+
+
+def shipped_toy_files(w):
+    """The shipped toys the job may reuse (maft.toy.shipped): replacing one re-runs the study's toy."""
+    return [str(d / f) for d in shipped_toys(config["toy"].get("shipped")) for f in ("model.safetensors", "provenance.json")]
 
 
 def prefix(w):

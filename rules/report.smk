@@ -4,6 +4,7 @@ rule report:
     input:
         scores=all_scores(),
         diversity=all_diversity(),
+        base_models=[f"{RES}/base/{m}" for m in config["models"] if config["model_definitions"][m]["source"] == "toy"],
     output:
         csv=report(f"{RES}/report/scores.csv", caption="../report/scores.rst", category="Tables"),
         md=f"{RES}/report/scores.md",
@@ -35,7 +36,7 @@ rule report:
     shell:
         "python scripts/report.py --scores {input.scores} --diversity {input.diversity} --csv {output.csv} "
         "--md {output.md} --plot {output.plot} --report {output.report_md} --choices {params.choices:q} "
-        "--benchmarks {params.benchmarks} --cost {output.cost} "
+        "--benchmarks {params.benchmarks} --cost {output.cost} --base-models {input.base_models} "
         "--table1-csv {output.table1_csv} --table1-md {output.table1_md} "
         "--table2-csv {output.table2_csv} --table2-md {output.table2_md} --claims {output.claims} "
         "--stage-times {output.stage_times} --fig-iterations {output.fig_iterations} "

@@ -6,7 +6,7 @@ import json
 
 from maft import claims
 from maft.artifacts import atomic_path
-from maft.report import (TABLE1, TABLE2, collect, cost_table, markdown, paper_table, paper_table_markdown,
+from maft.report import (TABLE1, TABLE2, base_models_markdown, collect, cost_table, markdown, paper_table, paper_table_markdown,
                          plot_accuracy, plot_dissimilarity_accuracy, plot_diversity, plot_iterations,
                          provenance_markdown, report_markdown, stage_times)
 
@@ -20,6 +20,7 @@ p.add_argument("--report", required=True)
 p.add_argument("--choices", required=True, type=json.loads)
 p.add_argument("--benchmarks", required=True, help="the run's benchmark folder (job wall and CPU times)")
 p.add_argument("--cost", required=True)
+p.add_argument("--base-models", nargs="*", default=[], help="the toy base model directories the study made")
 for name in ("table1-csv", "table1-md", "table2-csv", "table2-md", "claims", "stage-times", "fig-iterations",
              "fig-diversity", "fig-dissimilarity"):
     p.add_argument(f"--{name}", required=True)
@@ -59,4 +60,5 @@ write_csv(args.cost, cost)
 times = stage_times(args.benchmarks)
 write_csv(args.stage_times, times)
 write_text(args.report, report_markdown(df, args.choices, cost, claims_md=claims.markdown(verdicts), times=times,
-                                        provenance_md=provenance_markdown(args.scores)))
+                                        provenance_md=provenance_markdown(args.scores),
+                                        base_md=base_models_markdown(args.base_models) if args.base_models else None))

@@ -264,9 +264,12 @@ def test_methods_with_the_same_base_debate_copy_the_first_in_definition_order(co
 def test_only_methods_that_train_their_own_agents_debate_on_train(config):
     config["methods"] = COMPARISON
     # star's 1-sample train debate has no twin among the trainers (single_ft_nodebate trains nothing):
-    # it is round 0 of agent 0 of maft's, as majority FT's is round 0 of every agent
+    # it is round 0 of agent 0 of maft's, as majority FT's is round 0 of every agent; maft w/o critic
+    # copies maft's iteration-1 generators, so it has no iteration-0 train debate to copy
+    assert not plan.debates_on_base(config, "maft_nocritic", "train")
+    assert plan.debates_on_base(config, "maft_nocritic", "test")
     assert plan.shared_base_debates(config, "train") == {
-        "maft_nocritic": "maft", "single_ft": "maft", "majority_ft": "maft", "star": "maft",
+        "single_ft": "maft", "majority_ft": "maft", "star": "maft",
         "majority_ft_5agents": "maft_5agents"}
     assert plan.base_debate_source(config, "star", "train") == "maft"
     assert not plan.debates_on(config, "single_ft_nodebate", "train")

@@ -344,7 +344,7 @@ def test_snakemake_report_html_registers_every_table_and_figure(tmp_path):
     (res / "data/arithmetic").mkdir(parents=True)
     for split in ("train", "test"):
         (res / f"data/arithmetic/{split}.parquet").write_text("stand-in")
-    (res / "base/toy").mkdir(parents=True)
+    write_toy(res / "base/toy")
     bench(wd / "benchmarks/fake", "base/toy.tsv", (10.0, 12.0))
     common = ("--configfile", "fake.yaml", "--cores", "1")
     snakemake("--touch", *common, cwd=wd)
@@ -356,6 +356,29 @@ def test_snakemake_report_html_registers_every_table_and_figure(tmp_path):
         assert f"Adding {name} " in log, name
     assert (wd / "report.html").stat().st_size > 0
     assert list(pd.read_csv(res / "report/table1.csv")["method"]) == ["base", "debate"]
+    assert "| toy | 1,129,472 | 2500 | 591 | 92% | 72% | 81% | this run |" in (res / "report/report.md").read_text()
+
+
+def write_toy(path, **extra):
+    """A toy base model directory's provenance.json, as scripts/pretrain_toy.py writes it."""
+    path.mkdir(parents=True)
+    ev = {"greedy_accuracy": 0.92, "sampled_accuracy": 0.7233, "majority_of_3_accuracy": 0.81}
+    (path / "provenance.json").write_text(json.dumps(
+        {"pretraining": {"parameters": 1129472, "steps": 2500, "seconds": 591.08, "eval": ev}, **extra}))
+    return path
+
+
+def test_the_base_model_section_says_whether_the_run_pretrained_its_toy(tmp_path):
+    from maft.report import base_models_markdown
+
+    own = write_toy(tmp_path / "a/toy")
+    shipped = write_toy(tmp_path / "b/toy", shipped_from="resources/toy/default", pretrained_by="0123456789abcdef")
+    rows = base_models_markdown([str(own), str(shipped)]).splitlines()
+    assert rows[2] == "| toy | 1,129,472 | 2500 | 591 | 92% | 72% | 81% | this run |"
+    assert rows[3].endswith("| shipped `resources/toy/default`, pretrained at `0123456789` |")
+    md = report_markdown(frame(STUDY), {"config_digest": "abc"}, base_md=base_models_markdown([str(own)]))
+    assert md.index("## The toy base model") < md.index("## Table 1")
+    assert "## The toy base model" not in report_markdown(frame(STUDY), {"config_digest": "abc"})
 
 
 def test_provenance_section_groups_scores_by_code_and_packages(tmp_path):
@@ -372,3 +395,48 @@ def test_provenance_section_groups_scores_by_code_and_packages(tmp_path):
     rows = [line for line in provenance_markdown(files).splitlines() if line.startswith("| `")]
     assert rows == ["| `abc` | `f00` | torch 2.13.0 | maft/iter0, debate/iter0 |",
                     "| `def+dirty` | `f00` | torch 2.13.0 | base/iter0 |"]
+
+
+# --- pooling runs (scripts/pool_runs.py) -------------------------------------------------------------
+
+
+def test_pooled_accuracy_is_the_mean_with_the_runs_standard_errors_combined():
+    from maft.report import pool_scores
+
+    a, b = frame({("maft", 1): 0.7, ("base", 0): 0.5}), frame({("maft", 1): 0.8})
+    pooled = pool_scores({"s0": a, "s1": b}).set_index(["method", "iteration"])
+    assert pooled.loc[("maft", 1), "accuracy"] == pytest.approx(0.75)
+    assert pooled.loc[("maft", 1), "stderr"] == pytest.approx(math.hypot(se(0.7), se(0.8)) / 2)
+    assert pooled.loc[("maft", 1), "s0"] == 0.7 and pooled.loc[("maft", 1), "s1"] == 0.8
+    assert pooled.loc[("base", 0), "runs"] == 1 and pd.isna(pooled.loc[("base", 0), "s1"])
+
+
+def test_pooled_claims_average_each_check_and_narrow_its_interval():
+    one = claims.evaluate(frame(STUDY))
+    shifted = claims.evaluate(frame({**STUDY, ("debate", 0): 0.62}))  # debate − majority: +10 and +2 points
+    pooled = {v.statement: v for v in claims.pool([one, shifted])}
+    a = next(v for v in pooled.values() if v.claim == "a")
+    check = next(c for c in a.checks if c.label == "debate − majority")
+    alone = next(c for v in one if v.claim == "a" for c in v.checks if c.label == "debate − majority")
+    assert check.diff == pytest.approx(0.06)
+    assert check.se == pytest.approx(math.hypot(alone.se, math.hypot(se(0.62), se(0.6))) / 2)
+    assert check.se < alone.se
+    # a claim that one run could not test is not tested in the pool
+    no_single = claims.evaluate(frame({k: v for k, v in STUDY.items() if k[0] != "single_ft"}))
+    c = next(v for v in claims.pool([one, no_single]) if v.claim == "c")
+    assert c.status == claims.NOT_TESTED and c.missing == ["the claim tested in every pooled run"]
+
+
+def test_pool_runs_script_writes_the_pooled_report_and_names_a_missing_run(tmp_path):
+    for name, debate in (("s0", 0.7), ("s1", 0.62)):
+        (tmp_path / name / "report").mkdir(parents=True)
+        frame({**STUDY, ("debate", 0): debate}).to_csv(tmp_path / name / "report/scores.csv", index=False)
+    script = [sys.executable, str(ROOT / "scripts/pool_runs.py")]
+    subprocess.run([*script, str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(tmp_path / "pooled")],
+                   check=True, capture_output=True, text=True)
+    text = (tmp_path / "pooled/report.md").read_text()
+    assert "debate − majority = +6.00" in text and "| toy | arithmetic | debate | 0 | 70.0 | 62.0 | 66.0 |" in text
+    assert set(pd.read_csv(tmp_path / "pooled/claims.csv")["claim"]) >= {"a", "b", "c"}
+    bad = subprocess.run([*script, str(tmp_path / "s0"), str(tmp_path / "none"), "--out", str(tmp_path / "x")],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "none/report/scores.csv does not exist" in bad.stderr

@@ -167,7 +167,7 @@ def base_debate_source(config: dict, name: str, split: str = "test") -> str:
     same prompts and sampling (the copy keeps its own rounds and agents): round 0 is the generators'
     answers, which read nothing of the other agents, so majority and base are debate's own round 0.
     """
-    candidates = [n for n in study_methods(config) if debates_on(config, n, split)]
+    candidates = [n for n in study_methods(config) if debates_on_base(config, n, split)]
     twin = next((other for other in candidates if _debate_key(config, other) == _debate_key(config, name)), name)
     m = method(config, name)
     if twin != name or m.rounds != 1:
@@ -194,9 +194,18 @@ def debates_on(config: dict, name: str, split: str) -> bool:
     return split == "test" or (m.train != "none" and m.owner == name)
 
 
+def debates_on_base(config: dict, name: str, split: str) -> bool:
+    """Whether `name` has an iteration-0 debate on `split`: on train, only a method that selects some
+    iteration-1 shard itself (maft w/o critic copies maft's generators, so nothing reads its own)."""
+    if not debates_on(config, name, split):
+        return False
+    shared = shared_agents(config)
+    return split == "test" or any((name, role) not in shared for role in method(config, name).roles)
+
+
 def shared_base_debates(config: dict, split: str = "test") -> dict[str, str]:
     """{method: the method it copies its iteration-0 `split` debate from}, for every method that copies."""
-    names = [n for n in study_methods(config) if debates_on(config, n, split)]
+    names = [n for n in study_methods(config) if debates_on_base(config, n, split)]
     out = {name: base_debate_source(config, name, split) for name in names}
     return {name: source for name, source in out.items() if source != name}
 

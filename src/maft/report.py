@@ -144,6 +144,17 @@ def _cell(r) -> str:
     return f"{100 * r.accuracy:.2f} ± {100 * r.stderr:.2f}"
 
 
+def pool_scores(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Accuracy over independent runs (seeds; `collect` frames by run name): the mean of the runs that
+    have the cell, s.e. sqrt(sum se²) / k, and each run's accuracy in a column of its own."""
+    keys = ["model", "dataset", "method", "iteration"]
+    long = pd.concat([f[keys + ["accuracy", "stderr"]].assign(run=name) for name, f in frames.items()])
+    pooled = long.groupby(keys).agg(accuracy=("accuracy", "mean"), runs=("run", "count"),
+                                    stderr=("stderr", lambda s: math.sqrt((s ** 2).sum()) / len(s)))
+    each = long.pivot_table(index=keys, columns="run", values="accuracy")[list(frames)]
+    return pooled.join(each).reset_index()
+
+
 def paper_table(df: pd.DataFrame, labels: dict, iteration: int = 1) -> pd.DataFrame:
     """The paper's layout: `method, label, iteration`, then "accuracy ± s.e." (%) per model / dataset."""
     cells = table_cells(df, labels, iteration)
@@ -395,6 +406,22 @@ def stage_times_markdown(times: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def base_models_markdown(dirs: list[str]) -> str:
+    """The toy base models the study started from: size, pretraining, quality on fresh problems, and
+    whether this run pretrained it or reused the shipped one (maft.toy.shipped)."""
+    lines = ["| model | parameters | steps | pretraining s | greedy | sampled | majority of 3 | made by |",
+             "|---|---|---|---|---|---|---|---|"]
+    for d in dirs:
+        prov = json.loads((Path(d) / "provenance.json").read_text())
+        info, ev = prov["pretraining"], prov["pretraining"]["eval"]
+        made = (f"shipped `{prov['shipped_from']}`, pretrained at `{str(prov.get('pretrained_by'))[:10]}`"
+                if "shipped_from" in prov else "this run")
+        lines.append(f"| {Path(d).name} | {info['parameters']:,} | {info['steps']} | {info['seconds']:.0f} | "
+                     f"{ev['greedy_accuracy']:.0%} | {ev['sampled_accuracy']:.0%} | {ev['majority_of_3_accuracy']:.0%} "
+                     f"| {made} |")
+    return "\n".join(lines) + "\n\nAccuracy on fresh problems (none of the study's), measured when the toy was pretrained: greedy, and sampled at temperature 1 with top-p 0.9.\n"
+
+
 def provenance_markdown(score_files: list[str]) -> str:
     """Which code, packages and config made the scores: one row per distinct provenance, with the
     cells it covers (more than one row means the scores mix code or package versions)."""
@@ -414,12 +441,14 @@ def provenance_markdown(score_files: list[str]) -> str:
 
 def report_markdown(df: pd.DataFrame, choices: dict, cost: pd.DataFrame | None = None, *,
                     claims_md: str | None = None, times: pd.DataFrame | None = None,
-                    provenance_md: str | None = None) -> str:
+                    provenance_md: str | None = None, base_md: str | None = None) -> str:
     """The study's report: the choices it made where the paper is silent, then the scores."""
     lines = ["# maft study report", "", f"Config digest: `{choices['config_digest']}`", "",
              "## Choices where the paper is silent", "", "| choice | value |", "|---|---|"]
     for key in sorted(k for k in choices if k != "config_digest"):
         lines.append(f"| {key} | `{json.dumps(choices[key], sort_keys=True)}` |")
+    if base_md:
+        lines += ["", "## The toy base model", "", base_md.rstrip()]
     lines += ["", "## Table 1: methods (accuracy % ± s.e.; trained methods after 1 finetuning iteration, "
               "as in the paper; untrained methods at iteration 0)", "", paper_table_markdown(df, TABLE1),
               "## Table 2: ablations (same layout)", "", paper_table_markdown(df, TABLE2)]
