@@ -1,6 +1,5 @@
 # Config -> study plan, wildcard constraints and input functions. Logic is in src/maft/plan.py.
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -9,12 +8,6 @@ from maft import plan  # noqa: E402
 from maft.toy.shipped import shipped_toys  # noqa: E402
 
 plan.check(config)
-
-# glibc serves large blocks with mmap and unmaps them when they are freed, so the kernel zeroes fresh
-# pages for the next KV cache or activation: 6-13% of the CPU jobs' time was system time. Keeping freed
-# memory for reuse made a debate about 10% faster and a finetune more (2 AMD cores,
-# benchmarks/job_env.py). Jobs inherit it; a GLIBC_TUNABLES of your own, even empty, is kept.
-os.environ.setdefault("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296")
 
 RES = f"results/{config['run']}"
 LOGS = f"logs/{config['run']}"

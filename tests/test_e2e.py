@@ -273,10 +273,3 @@ def test_one_agent_diversity_is_computed_without_a_model(tiny_run):
     logs = wd / "logs/tiny/toy/arithmetic"
     assert "Loading weights" not in (logs / "base/iter0/diversity.log").read_text()
     assert "Loading weights" in (logs / "maft/iter0/diversity.log").read_text()  # what a model load logs
-
-
-def test_jobs_run_with_the_workflows_malloc_settings(tiny_run):
-    """rules/common.smk keeps freed memory for reuse (GLIBC_TUNABLES): every job inherits it."""
-    wd, _ = tiny_run
-    for log in ("logs/tiny/toy/arithmetic/maft/iter1/debate-test.log", "logs/tiny/toy/arithmetic/maft/iter1/agents/critic-0.log"):
-        assert "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1073741824:" in (wd / log).read_text(), log

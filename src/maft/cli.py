@@ -28,4 +28,3 @@ def setup(args) -> None:
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     logging.getLogger("maft").info("params: %s", json.dumps(args.params, sort_keys=True))
-    logging.getLogger("maft").info("GLIBC_TUNABLES=%s", os.environ.get("GLIBC_TUNABLES"))
