@@ -265,9 +265,9 @@ def table(verdicts: list[Verdict]) -> pd.DataFrame:
 
 
 def pool(runs: list[list[Verdict]]) -> list[Verdict]:
-    """Each claim over independent runs (seeds; `evaluate` of each): every check's difference averaged over the runs that
-    made it, s.e. sqrt(sum se²) / k. A check missing from some run, or a claim not tested in one, is
-    not tested in the pool."""
+    """Each claim over independent runs (seeds; `evaluate` of each): every check's difference averaged
+    over the runs, s.e. sqrt(sum se²) / k. A claim that some run did not test, or tested with other
+    checks, is not tested in the pool."""
     out = []
     for v in runs[0]:
         same = [next((w for w in run if (w.statement, w.model, w.dataset) == (v.statement, v.model, v.dataset)),
@@ -275,15 +275,11 @@ def pool(runs: list[list[Verdict]]) -> list[Verdict]:
         if any(w is None or w.status == NOT_TESTED for w in same):
             out.append(Verdict(v.claim, v.statement, v.model, v.dataset, missing=["the claim tested in every pooled run"]))
             continue
-        checks = []
-        for c in v.checks:
-            each = [next((d for d in w.checks if d.label == c.label), None) for w in same]
-            if any(d is None for d in each):
-                break
-            checks.append(Check(c.label, sum(d.diff for d in each) / len(each),
-                                math.sqrt(sum(d.se ** 2 for d in each)) / len(each), c.direction))
-        else:
-            out.append(Verdict(v.claim, v.statement, v.model, v.dataset, checks, unit=v.unit, scale=v.scale))
+        each = [[next((d for d in w.checks if d.label == c.label), None) for w in same] for c in v.checks]
+        if any(d is None for ds in each for d in ds):
+            out.append(Verdict(v.claim, v.statement, v.model, v.dataset, missing=["the same checks in every pooled run"]))
             continue
-        out.append(Verdict(v.claim, v.statement, v.model, v.dataset, missing=["the same checks in every pooled run"]))
+        checks = [Check(c.label, sum(d.diff for d in ds) / len(ds), math.sqrt(sum(d.se ** 2 for d in ds)) / len(ds),
+                        c.direction) for c, ds in zip(v.checks, each)]
+        out.append(Verdict(v.claim, v.statement, v.model, v.dataset, checks, unit=v.unit, scale=v.scale))
     return out
