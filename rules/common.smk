@@ -97,10 +97,11 @@ def debate_params(w, split=None):
 
 
 def shared_debate_source(w, split, name=None):
-    """The iteration-0 transcript that this method's equals (plan.base_debate_source), or the file
-    `name` computed from it."""
-    source = f"{prefix(w)}/{plan.base_debate_source(config, w.method, split)}/iter0"
-    return f"{source}/{name or f'debate-{split}.parquet'}"
+    """The transcript that this method's equals at its iteration (plan.base_debate_source at 0,
+    plan.trained_debate_source after), or the file `name` computed from it."""
+    i = int(getattr(w, "iter", 0))
+    source = plan.trained_debate_source(config, w.method) if i else plan.base_debate_source(config, w.method, split)
+    return f"{prefix(w)}/{source}/iter{i}/{name or f'debate-{split}.parquet'}"
 
 
 def star_rationales(w):
@@ -186,6 +187,8 @@ def study_choices():
         "method_sampling": {m: x.sampling for m, x in methods.items() if x.sampling},
         # iteration 0 is the base model's debate: these methods copy an identical one (same seeds)
         "shared_base_debates": {s: plan.shared_base_debates(config, s) for s in ("train", "test")},
+        # later iterations: methods that evaluate the same agents copy (a slice of) the same debate
+        "shared_trained_debates": plan.shared_trained_debates(config),
         # iteration-1 agents trained on the same shard as an earlier method's: copied ("method role": source)
         "shared_agents": {f"{m} {r}": s for (m, r), s in plan.shared_agents(config).items()},
         "finetune": {k: config["finetune"][k] for k in ("method", "lora_r", "lr", "epochs", "batch_size")},
@@ -197,4 +200,5 @@ def study_choices():
 
 
 def report_files():
-    return [f"{RES}/report/{name}" for name in ("scores.csv", "scores.md", "report.md", "cost.csv", "accuracy.png")]
+    pooled = [f"{RES}/pooled/report.md"] if config.get("pool_with") else []
+    return [f"{RES}/report/{name}" for name in ("scores.csv", "scores.md", "report.md", "cost.csv", "accuracy.png")] + pooled

@@ -36,9 +36,15 @@ ruleorder: share_base_debate_test > debate
 ruleorder: share_base_debate_train > debate
 
 
+# After it, methods that evaluate the same method's agents seat the same weights: single-agent FT w/o
+# debate's test debate is round 0 of agent 0 of single-agent FT's (plan.trained_debate_source).
+ruleorder: share_trained_debate_test > debate
+
+
 localrules:
     share_base_debate_test,
     share_base_debate_train,
+    share_trained_debate_test,
 
 
 for _split in ("test", "train"):
@@ -67,6 +73,28 @@ for _split in ("test", "train"):
         shell:
             "python scripts/share_artifact.py --source {input} --out {output} "
             "--rounds {params.rounds} --agents {params.agents} 2> {log}"
+
+
+rule share_trained_debate_test:
+    input:
+        lambda w: shared_debate_source(w, "test"),
+    output:
+        f"{RES}/{CELL}/debate-test.parquet",
+    wildcard_constraints:
+        method="|".join(plan.shared_trained_debates(config)) or "(?!)",
+        iter=r"[1-9]\d*",
+    params:
+        rounds=lambda w: plan.method(config, w.method).rounds,
+        agents=lambda w: plan.method(config, w.method).agents,
+    log:
+        f"{LOGS}/{CELL}/debate-test.log",
+    benchmark:
+        f"{BENCH}/{CELL}/debate-test.shared.tsv"
+    conda:
+        ENV
+    shell:
+        "python scripts/share_artifact.py --source {input} --out {output} "
+        "--rounds {params.rounds} --agents {params.agents} 2> {log}"
 
 
 rule rationalize:

@@ -28,10 +28,12 @@ rule diversity:
 # A wholly copied iteration-0 test debate (rules/debate.smk) has the same agents (the base model) and
 # seeds as its source, so its diversity figures are the source's: copied, not computed again.
 ruleorder: share_base_diversity > diversity
+ruleorder: share_trained_diversity > diversity
 
 
 localrules:
     share_base_diversity,
+    share_trained_diversity,
 
 
 rule share_base_diversity:
@@ -45,6 +47,25 @@ rule share_base_diversity:
         f"{LOGS}/{{model}}/{{dataset}}/{{method}}/iter0/diversity.log",
     benchmark:
         f"{BENCH}/{{model}}/{{dataset}}/{{method}}/iter0/diversity.shared.tsv"
+    conda:
+        ENV
+    shell:
+        "python scripts/share_artifact.py --source {input} --out {output} 2> {log}"
+
+
+# The same after iteration 0, for a whole copy of the test debate of another method with the same agents.
+rule share_trained_diversity:
+    input:
+        lambda w: shared_debate_source(w, "test", "diversity.json"),
+    output:
+        f"{RES}/{CELL}/diversity.json",
+    wildcard_constraints:
+        method="|".join(plan.shared_trained_diversity(config)) or "(?!)",
+        iter=r"[1-9]\d*",
+    log:
+        f"{LOGS}/{CELL}/diversity.log",
+    benchmark:
+        f"{BENCH}/{CELL}/diversity.shared.tsv"
     conda:
         ENV
     shell:

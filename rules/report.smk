@@ -41,3 +41,23 @@ rule report:
         "--table2-csv {output.table2_csv} --table2-md {output.table2_md} --claims {output.claims} "
         "--stage-times {output.stage_times} --fig-iterations {output.fig_iterations} "
         "--fig-diversity {output.fig_diversity} --fig-dissimilarity {output.fig_dissimilarity} 2> {log}"
+
+
+# Other seeds of the same design, finished (pool_with): their reports and this one's pooled. A run that
+# has not been made is a missing input here; run it with its own configfile first.
+rule pool_runs:
+    input:
+        [f"results/{r}/report/scores.csv" for r in [config["run"], *config.get("pool_with", [])]],
+    output:
+        report_md=f"{RES}/pooled/report.md",
+        csv=report(f"{RES}/pooled/scores.csv", caption="../report/pooled.rst", category="Seeds pooled"),
+        claims=report(f"{RES}/pooled/claims.csv", caption="../report/pooled_claims.rst", category="Seeds pooled"),
+    params:
+        runs=lambda w, input: [str(Path(f).parent.parent) for f in input],
+        out=lambda w, output: str(Path(output.report_md).parent),
+    log:
+        f"{LOGS}/pooled.log",
+    conda:
+        ENV
+    shell:
+        "python scripts/pool_runs.py {params.runs} --out {params.out} 2> {log}"

@@ -1,6 +1,7 @@
 """Copy another method's artifact that this method would compute identically, and record where it
-came from: an iteration-0 debate (the same base-model debate, seeds included), the diversity figures
-computed from it, or an iteration-1 agent trained on the same shard (plan.shared_agents)."""
+came from: an iteration-0 debate (the same base-model debate, seeds included), a later test debate
+with the same agents in the seats it keeps (plan.trained_debate_source), the diversity figures computed
+from such a debate, or an iteration-1 agent trained on the same shard (plan.shared_agents)."""
 
 import argparse
 import json

@@ -224,6 +224,30 @@ def test_a_one_round_method_takes_round_0_of_the_debate(tiny_run):
     assert json.loads((wd / diversity).read_text())["problems"] == P
 
 
+def test_a_finetuned_one_round_method_takes_round_0_of_its_owners_debate(tiny_run):
+    """single-agent FT w/o debate at iteration 1 computed by its own job, then taken as round 0 of
+    agent 0 of single-agent FT's iteration-1 test debate: the same model in that seat, the same seeds."""
+    wd, _ = tiny_run
+    cell = "results/tiny/toy/arithmetic/single_ft_nodebate/iter1"
+    own = wd / cell / "debate-test.parquet"
+    proc = snakemake(str(own.relative_to(wd)), "--cores", "2", "--configfile", TINY, "--config",
+                     "methods=[single_ft_nodebate]", cwd=wd)
+    assert "rule debate:" in proc.stdout + proc.stderr and "share_trained_debate_test" not in proc.stdout
+    computed = pd.read_parquet(own)
+    assert (computed["model"].str.endswith("single_ft/iter1/agents/generator-0")).all()
+    own.unlink()
+    proc = snakemake(f"{cell}/scores.json", f"{cell}/diversity.json", "--cores", "2", "--configfile", TINY,
+                     "--config", "methods=[single_ft,single_ft_nodebate]", cwd=wd)
+    out = proc.stdout + proc.stderr
+    assert "share_trained_debate_test" in out and "share_trained_diversity" not in out
+    sliced = pd.read_parquet(own)
+    assert set(sliced["round"]) == {0} and set(sliced["agent"]) == {0} and len(sliced) == P
+    pd.testing.assert_frame_equal(sliced, computed)
+    meta = read_meta(own)
+    assert meta["shared_from"].endswith("single_ft/iter1/debate-test.parquet") and meta["shared_agents"] == 1
+    assert json.loads((wd / cell / "diversity.json").read_text())["problems"] == P
+
+
 def test_an_ablation_with_the_same_iteration_1_shard_copies_the_agent(tiny_run):
     """maft w/o critic's iteration-1 generators train on maft's generator shards with maft's settings:
     the pipeline copies maft's agents instead of finetuning them again."""

@@ -299,10 +299,42 @@ def test_a_methods_own_sampling_is_part_of_its_base_debate(config):
 
 
 def test_the_owner_of_evaluated_agents_can_be_the_source(config):
-    # single_ft_nodebate evaluates single_ft's model, so single_ft's debates are part of the study
+    # single_ft_nodebate evaluates single_ft's model, so single_ft trains (its train debate is maft's);
+    # single_ft itself is not chosen, so it is not tested and no test debate of its is a source
     config["methods"] = ["single_ft_nodebate", "maft"]
     assert plan.study_methods(config) == ["maft", "single_ft", "single_ft_nodebate"]
-    assert plan.shared_base_debates(config) == {"single_ft": "maft", "single_ft_nodebate": "maft"}
+    assert plan.shared_base_debates(config, "train") == {"single_ft": "maft"}
+    assert plan.shared_base_debates(config) == {"single_ft_nodebate": "maft"}
+    assert plan.shared_trained_debates(config) == {}
+    config["methods"] = ["single_ft_nodebate"]
+    assert plan.shared_base_debates(config) == {}  # no test debate of single_ft's to slice
+
+
+# ---------------------------------------------------------------------------------------------
+# plan.trained_debate_source: test debates after iteration 0 shared between methods
+# ---------------------------------------------------------------------------------------------
+
+def test_methods_that_evaluate_the_same_agents_share_their_test_debates(config):
+    config["methods"] = COMPARISON
+    # single_ft_nodebate seats single_ft's model as its one agent: round 0 of agent 0 of its debate
+    assert plan.shared_trained_debates(config) == {"single_ft_nodebate": "single_ft"}
+    assert plan.shared_trained_diversity(config) == {}  # a slice has figures of its own
+    # a method with agents of its own (every trainer) never copies another's
+    for name in ("maft", "maft_nosummary", "maft_nocritic", "single_ft", "majority_ft", "star", "unique_id"):
+        assert plan.trained_debate_source(config, name) == name
+    assert plan.trained_debate_source(config, "debate") == "debate"  # trains nothing: iteration 0 only
+
+
+def test_a_twin_evaluator_copies_the_whole_debate_and_its_figures(config):
+    config["method_definitions"]["single_ft_again"] = {"train": "none", "uses": "single_ft"}
+    config["method_definitions"]["single_ft_hot"] = {"train": "none", "uses": "single_ft", "agents": 1, "rounds": 1,
+                                                     "sampling": {"temperature": 2.0}}
+    config["methods"] = ["single_ft_hot", "single_ft_again", "single_ft", "single_ft_nodebate"]
+    assert plan.shared_trained_debates(config) == {"single_ft_again": "single_ft", "single_ft_nodebate": "single_ft"}
+    assert plan.shared_trained_diversity(config) == {"single_ft_again": "single_ft"}
+    # without single_ft tested, the first evaluator with the same agents and settings is the source
+    config["methods"] = ["single_ft_again", "single_ft_nodebate"]
+    assert plan.shared_trained_debates(config) == {"single_ft_nodebate": "single_ft_again"}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,10 +29,12 @@ def test_default_study_plans_the_whole_comparison():
     assert counts["finetune"] == 2 * n * L + L + L + 1 + 2 * n
     assert counts["share_agents_generator"] == n
     assert counts["select_shard"] == counts["finetune"]
-    # computed debates: maft 7, maft_nosummary 3, maft_nocritic 1 (iter1 test), single_ft 5, its
-    # 1-agent evaluation 3 (iter 1..L), majority_ft 1 (iter1 test), star 5 (train 1..2, test 1..3);
-    # debate, majority, base: none. One-round base debates are round 0 of maft's
-    assert counts["debate"] == (L + L + 1) + 3 + 1 + (L - 1 + L) + L + 1 + (L - 1 + L)
+    # computed debates: maft 7, maft_nosummary 3, maft_nocritic 1 (iter1 test), single_ft 5,
+    # majority_ft 1 (iter1 test), star 5 (train 1..2, test 1..3); debate, majority, base: none.
+    # One-round base debates are round 0 of maft's; single_ft's 1-agent evaluation at iter 1..L is
+    # round 0 of agent 0 of single_ft's test debate (the same model in that seat)
+    assert counts["debate"] == (L + L + 1) + 3 + 1 + (L - 1 + L) + 1 + (L - 1 + L)
+    assert counts["share_trained_debate_test"] == L and "share_trained_diversity" not in counts
     # copied base debates: test (maft_nocritic, single_ft, debate; single_ft_nodebate, majority_ft:
     # round 0; star, majority, base: copies of those), train (single_ft; majority_ft and star: round 0)
     assert counts["share_base_debate_test"] == 8 and counts["share_base_debate_train"] == 3
@@ -161,10 +163,12 @@ def test_pooled_methods_train_one_model_and_share_it(tmp_path):
     assert counts["finetune"] == L + 1
     assert counts["select_shard"] == L + 1
     assert counts["score"] == 2 * (L + 1) + 2
-    # train debates of both trainers and test debates of all three; the one-round base debates (single_ft
-    # without debate's, majority FT's train and test) are round 0 of single_ft's
-    assert counts["debate"] == (L + L + 1) + L + 1
+    # train debates of both trainers and test debates of single_ft and majority FT; the one-round base
+    # debates (single_ft without debate's, majority FT's train and test) are round 0 of single_ft's, and
+    # so are single_ft without debate's test debates after it (single_ft's model in agent 0's seat)
+    assert counts["debate"] == (L + L + 1) + 1
     assert counts["share_base_debate_test"] == 2 and counts["share_base_debate_train"] == 1
+    assert counts["share_trained_debate_test"] == L
 
 
 def test_methods_run_their_own_number_of_iterations(tmp_path):
@@ -220,3 +224,26 @@ def test_star_plans_rationalisations_and_one_model(tmp_path):
     counts = job_counts(snakemake("-n", "--quiet", "rules", "--configfile", cfg).stdout)
     L = DEFAULT["iterations"]
     assert counts["rationalize"] == L and counts["finetune"] == L and counts["select_shard"] == L
+
+
+def test_other_seeds_are_pooled_with_the_run_once_they_exist(tmp_path):
+    """pool_with: the report of this run and those of finished runs with other seeds, pooled by one
+    job; a run that has not been made is named as a missing input."""
+    wd = copy_workflow(tmp_path / "wf")
+    cfg = wd / "config/experiments/toy-seeds.yaml"
+    proc = snakemake("-n", "--quiet", "rules", "--configfile", cfg, cwd=wd, check=False)
+    assert proc.returncode != 0 and "results/toy_seed1/report/scores.csv" in proc.stdout + proc.stderr
+    for run in ("toy_seed1", "toy_seed2"):
+        (wd / f"results/{run}/report").mkdir(parents=True)
+        (wd / f"results/{run}/report/scores.csv").write_text("model,dataset,method,iteration\n")
+    counts = job_counts(snakemake("-n", "--quiet", "rules", "--configfile", cfg, cwd=wd).stdout)
+    assert counts["pool_runs"] == 1 and counts["report"] == 1
+    plan_ = snakemake("-n", "-p", "results/toy/pooled/report.md", "--configfile", cfg, cwd=wd).stdout
+    assert "scripts/pool_runs.py results/toy results/toy_seed1 results/toy_seed2 --out results/toy/pooled" in plan_
+    # the default study pools nothing
+    assert "pool_runs" not in job_counts(snakemake("-n", "--quiet", "rules", cwd=wd).stdout)
+
+
+def test_a_run_is_not_pooled_with_itself():
+    proc = snakemake("-n", "--config", "pool_with=[toy]", check=False)
+    assert proc.returncode != 0 and "pool_with: 'toy' is this run itself" in proc.stdout + proc.stderr

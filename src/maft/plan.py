@@ -76,6 +76,8 @@ def check(config: dict) -> None:
                 raise ConfigError(f"{key}: {name!r} has no entry in {defs} (known: {sorted(config[defs])})")
     for name in config["methods"]:
         method(config, name)
+    if config["run"] in config.get("pool_with", []):
+        raise ConfigError(f"pool_with: {config['run']!r} is this run itself; name the other runs to pool with it")
     for name in config["datasets"]:
         source = config["dataset_definitions"][name].get("transfer_from")
         if source is None:
@@ -167,7 +169,27 @@ def base_debate_source(config: dict, name: str, split: str = "test") -> str:
     same prompts and sampling (the copy keeps its own rounds and agents): round 0 is the generators'
     answers, which read nothing of the other agents, so majority and base are debate's own round 0.
     """
-    candidates = [n for n in study_methods(config) if debates_on_base(config, n, split)]
+    return _copy_source(config, name, [n for n in study_methods(config) if debates_on_base(config, n, split)])
+
+
+def trained_debate_source(config: dict, name: str) -> str:
+    """The method whose test debate at every iteration >= 1 `name` copies, or `name` itself.
+
+    Methods that evaluate the same method's agents (`uses`) seat the same weights: agent n is the
+    owner's generator n (mod its trained agents) and critic n. With the same seeds that gives the
+    rules of `base_debate_source` among them: single-agent FT w/o debate is round 0 of agent 0 of
+    single-agent FT's debate, at every iteration."""
+    m = method(config, name)
+    if m.train == "none":
+        return name
+    return _copy_source(config, name, [n for n in study_methods(config)
+                                       if debates_on(config, n, "test") and method(config, n).owner == m.owner])
+
+
+def _copy_source(config: dict, name: str, candidates: list[str]) -> str:
+    """The first of `candidates` (the methods whose debate `name`'s would equal with the same settings)
+    with `name`'s agents and debate settings, else for a one-round method the first multi-round one with
+    at least as many agents and the same prompts and sampling, else `name`."""
     twin = next((other for other in candidates if _debate_key(config, other) == _debate_key(config, name)), name)
     m = method(config, name)
     if twin != name or m.rounds != 1:
@@ -188,10 +210,18 @@ def copies_whole_base_debate(config: dict, name: str, split: str = "test") -> bo
     return _debate_key(config, base_debate_source(config, name, split)) == _debate_key(config, name)
 
 
+def copies_whole_trained_debate(config: dict, name: str) -> bool:
+    """`copies_whole_base_debate` for the test debates of iterations >= 1."""
+    return _debate_key(config, trained_debate_source(config, name)) == _debate_key(config, name)
+
+
 def debates_on(config: dict, name: str, split: str) -> bool:
-    """Every method is tested; only a method that trains its own agents debates on the train split."""
+    """The methods the study chooses are tested (a method whose agents another evaluates, and that
+    is not chosen itself, is only trained); only a method that trains its own agents debates on train."""
     m = method(config, name)
-    return split == "test" or (m.train != "none" and m.owner == name)
+    if split == "test":
+        return name in config["methods"]
+    return m.train != "none" and m.owner == name
 
 
 def debates_on_base(config: dict, name: str, split: str) -> bool:
@@ -214,6 +244,18 @@ def shared_base_diversity(config: dict) -> dict[str, str]:
     """{method: the method whose iteration-0 diversity figures it copies}: those that copy a whole test
     debate (a round-0 slice has figures of its own)."""
     return {n: s for n, s in shared_base_debates(config, "test").items() if copies_whole_base_debate(config, n)}
+
+
+def shared_trained_debates(config: dict) -> dict[str, str]:
+    """{method: the method whose test debates at iterations >= 1 it copies}, for every method that copies."""
+    names = [n for n in study_methods(config) if debates_on(config, n, "test")]
+    out = {name: trained_debate_source(config, name) for name in names}
+    return {name: source for name, source in out.items() if source != name}
+
+
+def shared_trained_diversity(config: dict) -> dict[str, str]:
+    """{method: the method whose diversity figures at iterations >= 1 it copies}: whole copies only."""
+    return {n: s for n, s in shared_trained_debates(config).items() if copies_whole_trained_debate(config, n)}
 
 
 def shared_agents(config: dict) -> dict[tuple[str, str], str]:
