@@ -91,8 +91,12 @@ def test_experiments_are_shipped():
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
 def test_experiment_dry_run_plans_the_study(workdir, path):
     cfg = merged(path)
+    for run in cfg["pool_with"]:  # finished runs it pools with: only their reports are read
+        (workdir / f"results/{run}/report").mkdir(parents=True, exist_ok=True)
+        (workdir / f"results/{run}/report/scores.csv").touch()
     proc = snakemake("-n", "--quiet", "rules", "--configfile", path, cwd=workdir, timeout=120)
     counts = job_counts(proc.stdout)
+    assert counts.get("pool_runs", 0) == (1 if cfg["pool_with"] else 0)
     want = expected_counts(cfg)
     for rule, n in want.items():
         assert counts.get(rule, 0) == n, (rule, counts)
