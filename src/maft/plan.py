@@ -204,17 +204,6 @@ def _debate_key(config: dict, name: str):
     return method(config, name).agents, debate_settings(config, name)
 
 
-def copies_whole_base_debate(config: dict, name: str, split: str = "test") -> bool:
-    """Whether `name`'s iteration-0 debate is its source's whole (so are figures computed from it), not
-    the source's round 0 of its first agents."""
-    return _debate_key(config, base_debate_source(config, name, split)) == _debate_key(config, name)
-
-
-def copies_whole_trained_debate(config: dict, name: str) -> bool:
-    """`copies_whole_base_debate` for the test debates of iterations >= 1."""
-    return _debate_key(config, trained_debate_source(config, name)) == _debate_key(config, name)
-
-
 def debates_on(config: dict, name: str, split: str) -> bool:
     """The methods the study chooses are tested (a method whose agents another evaluates, and that
     is not chosen itself, is only trained); only a method that trains its own agents debates on train."""
@@ -243,7 +232,7 @@ def shared_base_debates(config: dict, split: str = "test") -> dict[str, str]:
 def shared_base_diversity(config: dict) -> dict[str, str]:
     """{method: the method whose iteration-0 diversity figures it copies}: those that copy a whole test
     debate (a round-0 slice has figures of its own)."""
-    return {n: s for n, s in shared_base_debates(config, "test").items() if copies_whole_base_debate(config, n)}
+    return _whole_copies(config, shared_base_debates(config, "test"))
 
 
 def shared_trained_debates(config: dict) -> dict[str, str]:
@@ -255,7 +244,13 @@ def shared_trained_debates(config: dict) -> dict[str, str]:
 
 def shared_trained_diversity(config: dict) -> dict[str, str]:
     """{method: the method whose diversity figures at iterations >= 1 it copies}: whole copies only."""
-    return {n: s for n, s in shared_trained_debates(config).items() if copies_whole_trained_debate(config, n)}
+    return _whole_copies(config, shared_trained_debates(config))
+
+
+def _whole_copies(config: dict, shared: dict[str, str]) -> dict[str, str]:
+    """The pairs of `shared` where the copy is its source's whole debate (the same agents and settings),
+    not a slice of its first rounds and agents: only those have the source's figures too."""
+    return {n: s for n, s in shared.items() if _debate_key(config, s) == _debate_key(config, n)}
 
 
 def shared_agents(config: dict) -> dict[tuple[str, str], str]:
