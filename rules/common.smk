@@ -194,7 +194,7 @@ def study_choices():
         "finetune": {k: config["finetune"][k] for k in ("method", "lora_r", "lr", "epochs", "batch_size")},
         "gpus": config.get("compute", {}).get("gpus", {}),
         # the embedded toy's teacher decides what its debates can show (benchmarks/RESULTS.md "The toy")
-        **({"toy_teacher": {k: config["toy"].get(k) for k in ("steps", "noise", "critic_noise", "critic", "subtraction")}}
+        **({"toy_teacher": {k: config["toy"].get(k) for k in ("steps", "noise", "noise_step", "critic_noise", "critic", "subtraction")}}
            if any(config["model_definitions"][m]["source"] == "toy" for m in config["models"]) else {}),
     }
 

@@ -310,3 +310,41 @@ def test_pretraining_writes_every_solution_in_the_configured_subtraction_layout(
                 tens_line_faults(text.splitlines()[3])  # fails unless the last line is in the tens layout
                 seen += 1
     assert seen >= 50
+
+
+@pytest.mark.parametrize("subtraction", ["whole", "tens"])
+@pytest.mark.parametrize("step", [0, 1, 2, 3])
+def test_noise_on_one_step_puts_every_wrong_result_there(subtraction, step):
+    rng = np.random.default_rng(step)
+    for _ in range(100):
+        t = tuple(int(x) for x in rng.integers(0, 10, size=6))
+        clean = teacher.solution(t, rng, noise=0.0, subtraction=subtraction).splitlines()
+        noisy = teacher.solution(t, rng, noise=1.0, subtraction=subtraction, noise_step=step)
+        lines = noisy.splitlines()
+        assert lines[:step] == clean[:step]  # steps 0..3 are the first four lines, in order
+        assert lines[step] != clean[step] and wrong_steps(noisy) == 1
+        assert last_boxed(noisy) != str(arithmetic_value(t))
+
+
+def test_noise_on_one_step_strikes_at_the_noise_rate_and_a_bad_step_is_named():
+    rng = np.random.default_rng(0)
+    t = (3, 4, 5, 6, 7, 8)
+    wrong = [last_boxed(teacher.solution(t, rng, 0.3, subtraction="tens", noise_step=0)) != "-27" for _ in range(4000)]
+    assert abs(np.mean(wrong) - 0.3) < 0.03
+    assert teacher.solution(t, rng, 1.0, subtraction="tens", noise_step=5).splitlines()[:3] == \
+        teacher.solution(t, rng, 0.0, subtraction="tens").splitlines()[:3]  # the units step: the last line's end
+    with pytest.raises(ValueError, match="toy.noise_step: 5 .*0..4"):
+        teacher.solution(t, rng, 0.5, subtraction="whole", noise_step=5)
+
+
+def test_pretraining_conversations_carry_the_configured_noise_step():
+    from maft.toy.model import sample_conversation
+
+    cfg = {"noise": 1.0, "critic_noise": 0.0, "critic": "recheck", "max_operand": 9, "subtraction": "tens",
+           "noise_step": 0}
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        question, answer = (m["content"] for m in sample_conversation("solve", rng, cfg, set()))
+        a, b, c, d, e, f = map(int, QUESTION.search(question).groups())
+        first = answer.splitlines()[0]
+        assert first.startswith(f"- {b}*{c}=") and first != f"- {b}*{c}={b * c}"

@@ -59,7 +59,7 @@ def build_tokenizer(texts: list[str], vocab_size: int):
 def sample_conversation(kind: str, rng, cfg: dict, exclude, n_others: int = 2) -> list[dict]:
     return teacher.chat_example(kind, rng, cfg["noise"], cfg["critic_noise"], exclude, n_others,
                                 max_operand(cfg), cfg.get("critic", "recheck"), cfg.get("id_rate", 0.0),
-                                cfg.get("subtraction", "whole"))
+                                cfg.get("subtraction", "whole"), cfg.get("noise_step"))
 
 
 def encode_chats(tokenizer, conversations: list[list[dict]]) -> list[tuple[list[int], list[int]]]:

@@ -24,7 +24,7 @@ SUBTRACTIONS = ("whole", "tens")
 
 
 def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float, layout: str = "steps",
-             subtraction: str = "whole") -> str:
+             subtraction: str = "whole", noise_step: int | None = None) -> str:
     """Worked solution of a+b*c+d-e*f; with probability `noise` one intermediate result is off and
     the error propagates.
 
@@ -40,12 +40,25 @@ def solution(t: tuple[int, ...], rng: np.random.Generator, noise: float, layout:
     difference (`57-42=17-2=15`, `12-42=-(42-12)=-(32-2)=-30`). In the `whole` layout the toy's first
     fault was this final subtraction three times as often as any other step (benchmarks/RESULTS.md "The toy"); the
     extra step also gets its share of the teacher's noise.
+
+    `noise_step`: None puts the wrong result on any step, uniformly; k always on step k (0: b*c, 1: a+p,
+    2: s1+d, 3: e*f, then the difference's steps). Spread over every step and eight offsets, each wrong
+    token holds about 1% of the mass at its position, below what a nucleus of 0.9 samples, so a toy's
+    sampled errors are its own; on one step at noise 0.3 the right token holds 70% there and the
+    nucleus samples the teacher's errors, while the critics' lower noise stays below it
+    (benchmarks/RESULTS.md "One noisy step").
     """
     if subtraction not in SUBTRACTIONS:
         raise ValueError(f"toy.subtraction: unknown layout {subtraction!r}; expected one of {SUBTRACTIONS}")
     a, b, c, d, e, f = t
     tens = layout == "steps" and subtraction == "tens"
-    bad = int(rng.integers(0, 6 if tens else 5)) if rng.random() < noise else -1
+    n_steps = 6 if tens else 5
+    if noise_step is None:
+        bad = int(rng.integers(0, n_steps)) if rng.random() < noise else -1
+    elif 0 <= noise_step < n_steps:
+        bad = noise_step if rng.random() < noise else -1
+    else:
+        raise ValueError(f"toy.noise_step: {noise_step!r} is not a step of this layout (0..{n_steps - 1})")
     delta = int(rng.choice(DELTAS))
 
     def step(k: int, value: int) -> int:
@@ -79,14 +92,16 @@ def summarize(responses: list[str]) -> str:
 
 def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise: float,
                  exclude: set[tuple[int, ...]], n_others: int = 2, max_operand: int = PAPER_MAX_OPERAND,
-                 critic: str = "majority", id_rate: float = 0.0, subtraction: str = "whole") -> list[dict]:
+                 critic: str = "majority", id_rate: float = 0.0, subtraction: str = "whole",
+                 noise_step: int | None = None) -> list[dict]:
     """One pretraining conversation of the given kind: solve | critic | critic_concat | summarize.
     `critic` names the critic turn's design: "majority" (`revision`), "recheck" (`recheck`),
     "brief" (`brief`), "compare" (`compare`) or "rewrite" (`recheck`, solving again in the `rewrite`
     layout). With probability `id_rate` an agent's user turns carry an agent ID, as the unique-ID
     baseline sends them, so that the toy reads such prompts as a real model would. `subtraction`: how
     solutions take the final difference (`solution`)."""
-    convo = _conversation(kind, rng, noise, critic_noise, exclude, n_others, max_operand, critic, subtraction)
+    convo = _conversation(kind, rng, noise, critic_noise, exclude, n_others, max_operand, critic, subtraction,
+                          noise_step)
     if kind != "summarize" and id_rate > 0 and rng.random() < id_rate:
         agent = int(rng.integers(0, n_others + 1))
         roles = iter(("generator", "critic"))
@@ -97,7 +112,7 @@ def chat_example(kind: str, rng: np.random.Generator, noise: float, critic_noise
 
 def _conversation(kind: str, rng: np.random.Generator, noise: float, critic_noise: float,
                   exclude: set[tuple[int, ...]], n_others: int, max_operand: int, critic: str,
-                  subtraction: str) -> list[dict]:
+                  subtraction: str, noise_step: int | None = None) -> list[dict]:
     while True:
         t = arithmetic_terms(rng, max_operand)
         if t not in exclude:
@@ -105,7 +120,7 @@ def _conversation(kind: str, rng: np.random.Generator, noise: float, critic_nois
     q = arithmetic_question(t)
 
     def solve(p_noise: float, layout: str = "steps") -> str:
-        return solution(t, rng, p_noise, layout, subtraction)
+        return solution(t, rng, p_noise, layout, subtraction, noise_step)
 
     others = [solve(noise) for _ in range(n_others)]
     if kind == "solve":
