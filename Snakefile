@@ -20,6 +20,7 @@ include: "rules/select.smk"
 include: "rules/finetune.smk"
 include: "rules/evaluate.smk"
 include: "rules/diversity.smk"
+include: "rules/share.smk"
 include: "rules/report.smk"
 
 

@@ -104,6 +104,17 @@ def shared_debate_source(w, split, name=None):
     return f"{prefix(w)}/{source}/iter{i}/{name or f'debate-{split}.parquet'}"
 
 
+def shared_agent_source(w, role):
+    """The iteration-1 agent of an earlier method that this method would train identically (plan.shared_agents)."""
+    return f"{prefix(w)}/{plan.shared_agents(config)[(w.method, role)]}/iter1/agents/{role}-{w.agent}"
+
+
+def debate_slice(w):
+    """share_artifact.py's arguments that cut a copied debate to this method's rounds and agents."""
+    m = plan.method(config, w.method)
+    return f"--rounds {m.rounds} --agents {m.agents}"
+
+
 def star_rationales(w):
     """STaR's shards also need the rationalisations of the previous iteration's wrong answers."""
     if plan.method(config, w.method).train != "star":
