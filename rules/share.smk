@@ -12,19 +12,22 @@
 
 
 TRAINED = r"[1-9]\d*"
-# rule name: (artifact in the cell, the methods that copy it, the iterations they copy it at, its source)
+# rule name: (what it copies, the artifact in the cell, the methods that copy it, the iterations they
+# copy it at, its source). A "debate" is cut to the copying method's rounds and agents, a "file" is
+# copied whole, an "agent" is a directory (an adapter checkpoint).
 SHARED = {
-    "share_base_debate_test": ("debate-test.parquet", plan.shared_base_debates(config, "test"), "0",
+    "share_base_debate_test": ("debate", "debate-test.parquet", plan.shared_base_debates(config, "test"), "0",
                                lambda w: shared_debate_source(w, "test")),
-    "share_base_debate_train": ("debate-train.parquet", plan.shared_base_debates(config, "train"), "0",
+    "share_base_debate_train": ("debate", "debate-train.parquet", plan.shared_base_debates(config, "train"), "0",
                                 lambda w: shared_debate_source(w, "train")),
-    "share_trained_debate_test": ("debate-test.parquet", plan.shared_trained_debates(config), TRAINED,
+    "share_trained_debate_test": ("debate", "debate-test.parquet", plan.shared_trained_debates(config), TRAINED,
                                   lambda w: shared_debate_source(w, "test")),
-    "share_base_diversity": ("diversity.json", plan.shared_base_diversity(config), "0",
+    "share_base_diversity": ("file", "diversity.json", plan.shared_base_diversity(config), "0",
                              lambda w: shared_debate_source(w, "test", "diversity.json")),
-    "share_trained_diversity": ("diversity.json", plan.shared_trained_diversity(config), TRAINED,
+    "share_trained_diversity": ("file", "diversity.json", plan.shared_trained_diversity(config), TRAINED,
                                 lambda w: shared_debate_source(w, "test", "diversity.json")),
-    **{f"share_agents_{role}": (f"agents/{role}-{{agent}}", [m for m, r in plan.shared_agents(config) if r == role],
+    **{f"share_agents_{role}": ("agent", f"agents/{role}-{{agent}}",
+                                [m for m, r in plan.shared_agents(config) if r == role],
                                 "1", lambda w, role=role: shared_agent_source(w, role))
        for role in ("generator", "critic")},
 }
@@ -36,7 +39,7 @@ ruleorder: share_agents_generator > finetune
 ruleorder: share_agents_critic > finetune
 
 
-for _name, (_file, _methods, _iters, _source) in SHARED.items():
+for _name, (_kind, _file, _methods, _iters, _source) in SHARED.items():
     _stem = _file.split(".")[0]
 
     rule:
@@ -46,12 +49,12 @@ for _name, (_file, _methods, _iters, _source) in SHARED.items():
         input:
             _source,
         output:
-            f"{RES}/{CELL}/{_file}" if "." in _file else directory(f"{RES}/{CELL}/{_file}"),
+            directory(f"{RES}/{CELL}/{_file}") if _kind == "agent" else f"{RES}/{CELL}/{_file}",
         wildcard_constraints:
             method="|".join(_methods) or "(?!)",
             iter=_iters,
         params:
-            slice=lambda w, debate=_file.startswith("debate-"): debate_slice(w) if debate else "",
+            slice=lambda w, debate=_kind == "debate": debate_slice(w) if debate else "",
         # a copied train debate starts its method's chain as a computed one would (single-agent FT's
         # waited 8 minutes behind priority-0 jobs when it had none); plan.chain_priority is 0 for the rest
         priority: lambda w, stage=_stem: plan.chain_priority(config, w.method, int(w.iter), stage)
