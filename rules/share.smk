@@ -40,6 +40,7 @@ ruleorder: share_agents_critic > finetune
 
 
 for _name, (_kind, _file, _methods, _iters, _source) in SHARED.items():
+    assert _kind in ("debate", "file", "agent"), f"SHARED[{_name!r}]: unknown kind {_kind!r}"
     _stem = _file.split(".")[0]
 
     rule:
