@@ -174,6 +174,13 @@ def all_scores(name="scores.json"):
     ]
 
 
+def all_shards():
+    """Every shard the study selects (plan.shard_files), for the report's finetuning-data table."""
+    trained = dict.fromkeys(plan.training_dataset(config, d) for d in config["datasets"])
+    return [f for mo in config["models"] for d in trained for me in plan.owners(config)
+            for f in plan.shard_files(config, me, f"{RES}/{mo}/{d}")]
+
+
 def all_diversity():
     return all_scores("diversity.json") if config["diversity"]["enabled"] else []
 

@@ -5,6 +5,7 @@ rule report:
         scores=all_scores(),
         diversity=all_diversity(),
         base_models=[f"{RES}/base/{m}" for m in config["models"] if config["model_definitions"][m]["source"] == "toy"],
+        shards=all_shards(),
     output:
         csv=report(f"{RES}/report/scores.csv", caption="../report/scores.rst", category="Tables"),
         md=f"{RES}/report/scores.md",
@@ -16,6 +17,7 @@ rule report:
         table2_csv=report(f"{RES}/report/table2.csv", caption="../report/table2.rst", category="Tables"),
         table2_md=f"{RES}/report/table2.md",
         claims=report(f"{RES}/report/claims.csv", caption="../report/claims.rst", category="Claims"),
+        training_data=report(f"{RES}/report/training_data.csv", caption="../report/training_data.rst", category="Tables"),
         stage_times=report(f"{RES}/report/stage_times.csv", caption="../report/stage_times.rst", category="Cost"),
         fig_iterations=report(
             f"{RES}/report/fig1_iterations.png", caption="../report/fig1_iterations.rst", category="Accuracy"
@@ -37,6 +39,7 @@ rule report:
         "python scripts/report.py --scores {input.scores} --diversity {input.diversity} --csv {output.csv} "
         "--md {output.md} --plot {output.plot} --report {output.report_md} --choices {params.choices:q} "
         "--benchmarks {params.benchmarks} --cost {output.cost} --base-models {input.base_models} "
+        "--shards {input.shards} --training-data {output.training_data} "
         "--table1-csv {output.table1_csv} --table1-md {output.table1_md} "
         "--table2-csv {output.table2_csv} --table2-md {output.table2_md} --claims {output.claims} "
         "--stage-times {output.stage_times} --fig-iterations {output.fig_iterations} "

@@ -140,6 +140,19 @@ def test_report_names_the_choices_it_used(tiny_run):
     assert '`"random"`' in text
 
 
+def test_the_finetuning_data_table_counts_every_shard_on_disk(tiny_run):
+    wd, _ = tiny_run
+    table = pd.read_csv(wd / "results/tiny/report/training_data.csv")
+    assert sorted(zip(table["iteration"], table["role"])) == [(i, r) for i in range(1, L + 1) for r in ("critic", "generator")]
+    for r in table.itertuples():
+        shards = [pd.read_parquet(wd / CELL / f"iter{r.iteration}/shards/{r.role}-{n}.parquet") for n in range(N)]
+        kinds = pd.concat(shards)["kind"].value_counts()
+        assert r.shards == N and r.examples == sum(map(len, shards))
+        assert (r.generator, r.critic_corrected, r.critic_kept) == tuple(
+            int(kinds.get(k, 0)) for k in ("generator", "critic_corrected", "critic_kept"))
+    assert "## Finetuning data" in (wd / "results/tiny/report/report.md").read_text()
+
+
 def test_cost_table_counts_every_gpu_job(tiny_run):
     wd, _ = tiny_run
     cost = pd.read_csv(wd / "results/tiny/report/cost.csv")

@@ -357,3 +357,16 @@ def test_a_later_method_with_critics_shares_both_roles(config):
     assert plan.shared_agents(config) == {("maft_twice", "generator"): "maft_nocritic"}
     config["method_definitions"]["maft_twice"]["sampling"] = {"temperature": 2.0}
     assert plan.shared_agents(config) == {}  # another base debate, other shards
+
+
+def test_shard_files_are_each_trainers_own(config):
+    L, n = config["iterations"], config["debate"]["agents"]
+    maft = plan.shard_files(config, "maft", "R")
+    assert len(maft) == 2 * n * L and "R/maft/iter1/shards/critic-2.parquet" in maft
+    # w/o critic copies maft's iteration-1 generators (plan.shared_agents): no shard of its own
+    assert plan.shard_files(config, "maft_nocritic", "R") == []
+    assert plan.shard_files(config, "single_ft", "R") == [f"R/single_ft/iter{i}/shards/generator-0.parquet"
+                                                          for i in range(1, L + 1)]
+    # evaluators of another method's agents and untrained methods select nothing
+    assert plan.shard_files(config, "single_ft_nodebate", "R") == plan.shard_files(config, "debate", "R") == []
+    assert plan.shard_files(config, "majority_ft", "R") == ["R/majority_ft/iter1/shards/generator-0.parquet"]

@@ -12,7 +12,7 @@ from conftest import ROOT
 from maft import claims
 from maft.report import (TABLE1, TABLE2, collect, cost_table, critic_markdown, paper_table,
                          paper_table_markdown, plot_dissimilarity_accuracy, plot_diversity, plot_iterations,
-                         report_markdown, stage_times)
+                         report_markdown, stage_times, training_data, training_data_markdown)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -292,6 +292,46 @@ def test_claim_e_five_agents_and_the_appendix_tables():
     assert "## Table 5" in report_markdown(frame({**STUDY, ("unique_id", 1): 0.7}), {"config_digest": "abc"})
 
 
+def write_shard(root, method, it, name, kinds):
+    """A shard parquet with the given example kinds (the other columns are not read by the report)."""
+    d = root / "toy" / "arithmetic" / method / f"iter{it}" / "shards"
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{name}.parquet"
+    pd.DataFrame({"problem_id": range(len(kinds)), "agent": 0, "role": "x", "kind": kinds, "messages": "[]"}).to_parquet(path)
+    return path
+
+
+def test_training_data_counts_kinds_per_role_summed_over_agents(tmp_path):
+    files = [write_shard(tmp_path, "maft", 1, "critic-0", ["critic_corrected"] * 4 + ["critic_kept"] * 2),
+             write_shard(tmp_path, "maft", 1, "critic-1", ["critic_corrected"] * 2 + ["critic_kept"] * 4),
+             write_shard(tmp_path, "maft", 1, "generator-0", ["generator"] * 5),
+             write_shard(tmp_path, "maft", 1, "generator-1", []),  # an agent with nothing selected
+             write_shard(tmp_path, "single_ft", 1, "generator-0",
+                         ["generator"] * 3 + ["critic_corrected"] + ["critic_kept"] * 3),
+             write_shard(tmp_path, "star", 1, "generator-0", ["generator", "rationalization", "rationalization"])]
+    df = training_data(files).set_index(["method", "role"])
+    assert df.loc[("maft", "critic"), ["shards", "examples", "critic_corrected", "critic_kept"]].tolist() == [2, 12, 6, 6]
+    assert df.loc[("maft", "critic"), "corrected_share"] == 0.5
+    assert df.loc[("maft", "generator"), ["shards", "examples", "generator"]].tolist() == [2, 5, 5]
+    assert math.isnan(df.loc[("maft", "generator"), "corrected_share"])
+    assert df.loc[("single_ft", "generator"), "corrected_share"] == 0.25
+    assert df.loc[("star", "generator"), "rationalization"] == 2
+    md = training_data_markdown(training_data(files))
+    assert "| toy | arithmetic | maft | 1 | critic | 2 | 12 | 0 | 6 | 6 | 50 | 0 |" in md
+    assert "| toy | arithmetic | maft | 1 | generator | 2 | 5 | 5 | 0 | 0 | – | 0 |" in md
+
+
+def test_training_data_names_a_bad_shard(tmp_path):
+    bad = write_shard(tmp_path, "maft", 1, "critic-0", ["critic_corrected", "critic_wrong"])
+    with pytest.raises(ValueError, match=r"critic-0.parquet: column kind holds \['critic_wrong'\]"):
+        training_data([bad])
+    stray = tmp_path / "elsewhere.parquet"
+    bad.rename(stray)
+    with pytest.raises(ValueError, match="elsewhere.parquet: not a shard path"):
+        training_data([stray])
+    assert training_data([]).empty
+
+
 def test_report_markdown_has_tables_claims_and_stage_times():
     times = pd.DataFrame([{"stage": "debate", "jobs": 2, "wall_s": 15.0, "cpu_s": 12.0, "jobs_without_cpu": 0},
                           {"stage": "total", "jobs": 2, "wall_s": 15.0, "cpu_s": 12.0, "jobs_without_cpu": 0}])
@@ -309,15 +349,17 @@ def test_report_script_writes_every_output(tmp_path):
                           ("debate", 0, 300)):
         write_cell(res, "toy", "arithmetic", method, it, k, diversity={"embedding_dissimilarity": 0.2 + it / 10})
     bench(tmp_path / "bench", "base/toy.tsv", (10.0, 12.0))
+    shard = write_shard(res, "maft", 1, "critic-0", ["critic_corrected", "critic_kept", "critic_corrected"])
     out = tmp_path / "report"
     names = {"csv": "scores.csv", "md": "scores.md", "plot": "accuracy.png", "report": "report.md",
              "cost": "cost.csv", "table1-csv": "table1.csv", "table1-md": "table1.md", "table2-csv": "table2.csv",
-             "table2-md": "table2.md", "claims": "claims.csv", "stage-times": "stage_times.csv",
+             "table2-md": "table2.md", "claims": "claims.csv", "training-data": "training_data.csv",
+             "stage-times": "stage_times.csv",
              "fig-iterations": "fig1_iterations.png", "fig-diversity": "diversity.png",
              "fig-dissimilarity": "dissimilarity_accuracy.png"}
     args = [sys.executable, str(ROOT / "scripts/report.py"), "--scores", *map(str, sorted(res.rglob("scores.json"))),
             "--diversity", *map(str, sorted(res.rglob("diversity.json"))), "--choices", '{"config_digest": "x"}',
-            "--benchmarks", str(tmp_path / "bench")]
+            "--benchmarks", str(tmp_path / "bench"), "--shards", str(shard)]
     for flag, name in names.items():
         args += [f"--{flag}", str(out / name)]
     subprocess.run(args, check=True, capture_output=True, text=True)
@@ -327,6 +369,8 @@ def test_report_script_writes_every_output(tmp_path):
     assert list(pd.read_csv(out / "stage_times.csv")["stage"]) == ["pretrain", "total"]
     text = (out / "report.md").read_text()
     assert "## Claims" in text and "![Figure 1" in text and "## Provenance of the scores" in text
+    assert "| toy | arithmetic | maft | 1 | critic | 1 | 3 | 0 | 2 | 1 | 67 | 0 |" in text
+    assert pd.read_csv(out / "training_data.csv")["examples"].tolist() == [3]
 
 
 def test_snakemake_report_html_registers_every_table_and_figure(tmp_path):
@@ -352,7 +396,7 @@ def test_snakemake_report_html_registers_every_table_and_figure(tmp_path):
     out = snakemake("--report", "report.html", *common, cwd=wd)
     log = out.stdout + out.stderr
     for name in ("scores.csv", "cost.csv", "accuracy.png", "table1.csv", "table2.csv", "claims.csv",
-                 "stage_times.csv", "fig1_iterations.png", "diversity.png", "dissimilarity_accuracy.png"):
+                 "training_data.csv", "stage_times.csv", "fig1_iterations.png", "diversity.png", "dissimilarity_accuracy.png"):
         assert f"Adding {name} " in log, name
     assert (wd / "report.html").stat().st_size > 0
     assert list(pd.read_csv(res / "report/table1.csv")["method"]) == ["base", "debate"]

@@ -45,6 +45,27 @@ def test_default_study_plans_the_whole_comparison():
     assert counts["toy_base_model"] == 1 and counts["problems"] == 1
 
 
+def _planned(stdout: str, key: str) -> dict[str, list[str]]:
+    """{rule: the files of its jobs' `key` line (input or output)} from a verbose dry run."""
+    out, rule = {}, None
+    for line in stdout.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule = line.split()[1].rstrip(":")
+        elif rule and line.strip().startswith(f"{key}:"):
+            out.setdefault(rule, []).extend(f.strip() for f in line.split(":", 1)[1].split(","))
+    return out
+
+
+def test_the_report_reads_exactly_the_shards_the_study_selects(tmp_path):
+    """Its finetuning-data table covers every finetune of the study and no copied agent's shard."""
+    for extra in ([], ["--config", "methods=[maft,maft_nocritic,single_ft_nodebate]"]):
+        out = snakemake("-n", *extra).stdout
+        selected = _planned(out, "output")["select_shard"]
+        read = [f for f in _planned(out, "input")["report"] if "/shards/" in f]
+        assert sorted(read) == sorted(selected) and len(read) == len(set(read))
+    assert len(_planned(snakemake("-n").stdout, "output")["select_shard"]) == 31
+
+
 def test_the_method_alone_plans_every_iteration():
     counts = job_counts(snakemake("-n", "--quiet", "rules", "--config", "methods=[maft]").stdout)
     n, L = DEFAULT["debate"]["agents"], DEFAULT["iterations"]

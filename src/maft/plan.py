@@ -276,6 +276,19 @@ def shared_agents(config: dict) -> dict[tuple[str, str], str]:
     return out
 
 
+def shard_files(config: dict, name: str, prefix: str) -> list[str]:
+    """The shards `name` selects for its own finetunes at iterations 1..L: none when it trains nothing or
+    evaluates another method's agents, and none at iteration 1 for a role whose agents it copies
+    (shared_agents). prefix: results/{run}/{model}/{dataset}"""
+    m = method(config, name)
+    if m.train == "none" or m.owner != name:
+        return []
+    shared = shared_agents(config)
+    return [f"{prefix}/{name}/iter{i}/shards/{role}-{n}.parquet"
+            for i in range(1, m.iterations + 1) for role in m.roles if not (i == 1 and (name, role) in shared)
+            for n in range(m.trained_agents)]
+
+
 def agent_dirs(config: dict, name: str, prefix: str, iteration: int) -> tuple[list[str | None], list[str | None]]:
     """Generator and critic weights of each agent of `name` at `iteration` (None = base model).
 

@@ -10,8 +10,12 @@ from pathlib import Path
 import pandas as pd
 
 from maft.scoring import CRITIC_COUNTS
+from maft.selection import SHARD_KINDS
 
 _CELL = re.compile(r"(?P<model>[^/]+)/(?P<dataset>[^/]+)/(?P<method>[^/]+)/iter(?P<iter>\d+)/scores\.json$")
+_SHARD = re.compile(r"(?P<model>[^/]+)/(?P<dataset>[^/]+)/(?P<method>[^/]+)/iter(?P<iter>\d+)/shards/"
+                    r"(?P<role>[a-z]+)-\d+\.parquet$")
+_SHARD_KEYS = ["model", "dataset", "method", "iteration", "role"]
 
 
 DIVERSITY = ("embedding_dissimilarity", "heldout_nll", "pairwise_kl", "kl_to_base")
@@ -93,6 +97,42 @@ def critic_markdown(df: pd.DataFrame) -> str:
         lines.append(f"| {r.model} | {r.dataset} | {r.method} | {r.iteration} | {st + lt} | {pct(st, st + lt)} | "
                      f"{pct(r.critic_shared_kept, st)} | {shared} | {pct(r.critic_lone_kept, lt)} | {lone} | "
                      f"{pct(r.critic_changed_right, r.critic_changed)} | {100 * r.round0_agent_accuracy:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def training_data(shard_files: list[str]) -> pd.DataFrame:
+    """One row per (model, dataset, method, iteration, role): how many examples of each kind
+    (maft.selection.SHARD_KINDS) its shards hold, summed over agents, and the share of corrected
+    trajectories among the critic examples."""
+    rows = []
+    for f in shard_files:
+        m = _SHARD.search(str(f))
+        if m is None:
+            raise ValueError(f"{f}: not a shard path (.../{{model}}/{{dataset}}/{{method}}/iter{{i}}/shards/{{role}}-{{n}}.parquet)")
+        kinds = pd.read_parquet(f, columns=["kind"])["kind"].value_counts()
+        unknown = sorted(set(kinds.index) - set(SHARD_KINDS))
+        if unknown:
+            raise ValueError(f"{f}: column kind holds {unknown}; expected {list(SHARD_KINDS)}")
+        rows.append({"model": m["model"], "dataset": m["dataset"], "method": m["method"],
+                     "iteration": int(m["iter"]), "role": m["role"], "shards": 1, "examples": int(kinds.sum()),
+                     **{k: int(kinds.get(k, 0)) for k in SHARD_KINDS}})
+    columns = [*_SHARD_KEYS, "shards", "examples", *SHARD_KINDS, "corrected_share"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    df = pd.DataFrame(rows).groupby(_SHARD_KEYS, as_index=False, sort=False).sum()
+    critic = df["critic_corrected"] + df["critic_kept"]
+    df["corrected_share"] = (df["critic_corrected"] / critic.where(critic > 0)).astype(float)
+    return df[columns]
+
+
+def training_data_markdown(df: pd.DataFrame) -> str:
+    lines = ["| model | dataset | method | iter | role | shards | examples | round-0 answers | critic: corrected "
+             "| critic: kept | corrected share of critic examples (%) | rationalizations |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in df.itertuples():
+        share = "–" if math.isnan(r.corrected_share) else f"{100 * r.corrected_share:.0f}"
+        lines.append(f"| {r.model} | {r.dataset} | {r.method} | {r.iteration} | {r.role} | {r.shards} | {r.examples} | "
+                     f"{r.generator} | {r.critic_corrected} | {r.critic_kept} | {share} | {r.rationalization} |")
     return "\n".join(lines) + "\n"
 
 
@@ -441,7 +481,8 @@ def provenance_markdown(score_files: list[str]) -> str:
 
 def report_markdown(df: pd.DataFrame, choices: dict, cost: pd.DataFrame | None = None, *,
                     claims_md: str | None = None, times: pd.DataFrame | None = None,
-                    provenance_md: str | None = None, base_md: str | None = None) -> str:
+                    provenance_md: str | None = None, base_md: str | None = None,
+                    training_md: str | None = None) -> str:
     """The study's report: the choices it made where the paper is silent, then the scores."""
     lines = ["# maft study report", "", f"Config digest: `{choices['config_digest']}`", "",
              "## Choices where the paper is silent", "", "| choice | value |", "|---|---|"]
@@ -467,6 +508,13 @@ def report_markdown(df: pd.DataFrame, choices: dict, cost: pd.DataFrame | None =
                   "otherwise (unparsed included): what a summary of the others shows it. Critics beat the "
                   "vote when they keep shared answers and turn lone ones right; a changed answer helps only "
                   "when it is right more often than a round-0 answer (last two columns).", "", critics]
+    if training_md:
+        lines += ["## Finetuning data (the examples each iteration's shards hold, summed over agents)", "",
+                  "A per-agent method's critic shards mix corrected trajectories (a wrong round-0 answer, then "
+                  "the vote: D^C-) and kept ones (the vote throughout: D^C+) by `selection.critic_mix`; a pooled "
+                  "method's one shard holds every agent's round-0 answers that match the vote and every "
+                  "trajectory that ends at it, unmixed. What the critics learn to do with a shared answer "
+                  "follows the corrected share.", "", training_md]
     lines += ["## Diversity of the test responses (paper section 4.2; lower consensus = more diverse)", "",
               diversity_markdown(df), "![diversity over iterations](diversity.png)", "",
               "![embedding dissimilarity vs accuracy](dissimilarity_accuracy.png)", ""]

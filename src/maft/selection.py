@@ -23,6 +23,9 @@ from maft.seeds import derive_seed
 from maft.voting import TIE_BREAKS, check_transcript, final_round_votes
 
 SHARD_COLUMNS = ["problem_id", "agent", "role", "kind", "messages"]
+# What an example is (its `kind`): a round-0 answer, a critic trajectory that reached the vote after a
+# wrong start (D^C-) or stayed at it (D^C+), or a STaR rationalization
+SHARD_KINDS = ("generator", "critic_corrected", "critic_kept", "rationalization")
 CRITIC_MIXES = ("official", "weight")
 
 
