@@ -219,4 +219,4 @@ def study_choices():
 
 def report_files():
     pooled = [f"{RES}/pooled/report.md"] if config.get("pool_with") else []
-    return [f"{RES}/report/{name}" for name in ("scores.csv", "scores.md", "report.md", "cost.csv", "accuracy.png")] + pooled
+    return [f"{RES}/report/{name}" for name in ("scores.csv", "scores.md", "report.md", "cost.csv", "accuracy.png", "training_data.csv")] + pooled

@@ -513,8 +513,8 @@ def report_markdown(df: pd.DataFrame, choices: dict, cost: pd.DataFrame | None =
                   "A per-agent method's critic shards mix corrected trajectories (a wrong round-0 answer, then "
                   "the vote: D^C-) and kept ones (the vote throughout: D^C+) by `selection.critic_mix`; a pooled "
                   "method's one shard holds every agent's round-0 answers that match the vote and every "
-                  "trajectory that ends at it, unmixed. What the critics learn to do with a shared answer "
-                  "follows the corrected share.", "", training_md]
+                  "trajectory that ends at it, unmixed. The corrected share is how often a critic is taught to "
+                  "change its answer rather than keep it.", "", training_md]
     lines += ["## Diversity of the test responses (paper section 4.2; lower consensus = more diverse)", "",
               diversity_markdown(df), "![diversity over iterations](diversity.png)", "",
               "![embedding dissimilarity vs accuracy](dissimilarity_accuracy.png)", ""]
