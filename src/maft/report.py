@@ -12,9 +12,10 @@ import pandas as pd
 from maft.scoring import CRITIC_COUNTS
 from maft.selection import SHARD_KINDS
 
-_CELL = re.compile(r"(?P<model>[^/]+)/(?P<dataset>[^/]+)/(?P<method>[^/]+)/iter(?P<iter>\d+)/scores\.json$")
-_SHARD = re.compile(r"(?P<model>[^/]+)/(?P<dataset>[^/]+)/(?P<method>[^/]+)/iter(?P<iter>\d+)/shards/"
-                    r"(?P<role>[a-z]+)-\d+\.parquet$")
+# one method's folder after `iter` finetunings (rules/common.smk CELL), and the files the report reads in it
+_CELL_DIR = r"(?P<model>[^/]+)/(?P<dataset>[^/]+)/(?P<method>[^/]+)/iter(?P<iter>\d+)/"
+_CELL = re.compile(_CELL_DIR + r"scores\.json$")
+_SHARD = re.compile(_CELL_DIR + r"shards/(?P<role>[a-z]+)-\d+\.parquet$")
 _SHARD_KEYS = ["model", "dataset", "method", "iteration", "role"]
 
 
